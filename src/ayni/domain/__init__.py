@@ -1,0 +1,1 @@
+"""Pure-Python domain: materials taxonomy, money, geography, life-cycles. No I/O."""

@@ -1,0 +1,86 @@
+"""One error tree for the whole package.
+
+Domain, services and ML code raise these; only ``ayni.api.errors`` maps them to HTTP status codes,
+and the web layer renders them as pages. Each carries a message a person can understand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AyniError(Exception):
+    """Base of every error Ayni raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidInput(AyniError):
+    """The request is well-formed but its content is not acceptable (422)."""
+
+    code = "invalid_input"
+
+
+class NotFound(AyniError):
+    """The thing asked for does not exist, or the caller may not know it exists (404)."""
+
+    code = "not_found"
+
+
+class NotAuthenticated(AyniError):
+    """No valid credentials were given (401)."""
+
+    code = "not_authenticated"
+
+
+class PermissionDenied(AyniError):
+    """The caller is known but may not do this (403)."""
+
+    code = "permission_denied"
+
+
+class Conflict(AyniError):
+    """The request clashes with the current state, e.g. an invalid state transition (409)."""
+
+    code = "conflict"
+
+
+class PayloadTooLarge(AyniError):
+    """An upload is larger than allowed (413)."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AyniError):
+    """An upload is not of an accepted type (415)."""
+
+    code = "unsupported_media_type"
+
+
+class TooManyRequests(AyniError):
+    """The caller must slow down (429)."""
+
+    code = "too_many_requests"
+
+
+class ModelUnavailable(AyniError):
+    """A model needed to answer is not loaded or cannot be used (503)."""
+
+    code = "model_unavailable"
+
+
+class ServiceUnavailable(AyniError):
+    """A dependency (database, registry) is not reachable right now (503)."""
+
+    code = "service_unavailable"
+
+
+class DataValidationError(AyniError):
+    """A batch of input data failed validation; ``details`` holds the report."""
+
+    code = "data_validation"

@@ -1,0 +1,89 @@
+"""Settings: one ``Settings`` object, nested groups, environment prefix ``AYNI_``.
+
+Nested values use ``__``: ``AYNI_DATABASE__URL=postgresql+psycopg://…``. Defaults keep all local
+state under the working directory's ``var/`` so a second checkout never touches the first one's data.
+Nothing here touches the disk: directories are created by the commands that need them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    """``../shared/data`` when present (the project layout), else ``./data``."""
+    shared = Path.cwd().parent / "shared" / "data"
+    return shared if shared.is_dir() else Path.cwd() / "data"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = ""
+    echo: bool = False
+    pool_size: int = 10
+    connect_timeout_s: float = 5.0
+
+
+class AuthSettings(BaseModel):
+    token_ttl_hours: int = 24 * 14
+    cookie_name: str = "ayni_session"
+    cookie_secure: bool = False
+    min_password_length: int = 10
+
+
+class UploadSettings(BaseModel):
+    max_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+
+class VisionSettings(BaseModel):
+    model_path: Path | None = None
+    threads: int = 1
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class DemoSettings(BaseModel):
+    province: str = "CHICLAYO"
+    departamento: str = "LAMBAYEQUE"
+    producers: int = 120
+    partners: int = 14
+    listings: int = 240
+    password: str = "ayni-demo-2026"
+    random_state: int = 7
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AYNI_", env_nested_delimiter="__", extra="ignore")
+
+    var_dir: Path = Field(default_factory=lambda: Path.cwd() / "var")
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    media_dir: Path | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    database: DatabaseSettings = DatabaseSettings()
+    auth: AuthSettings = AuthSettings()
+    upload: UploadSettings = UploadSettings()
+    vision: VisionSettings = VisionSettings()
+    server: ServerSettings = ServerSettings()
+    demo: DemoSettings = DemoSettings()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.var_dir / 'ayni.db'}"
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir or self.var_dir / "media"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()
