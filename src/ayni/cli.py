@@ -74,7 +74,9 @@ def data_load(force: Annotated[bool, typer.Option(help="Reload even if already l
     settings = _settings()
     with transaction(_factory(settings)) as session:
         result = load_reference_data(session, settings.data_dir, force=force)
-    table = Table("table", "rows in", "accepted", "rejected", "why rejected", title=f"Reference data from {settings.data_dir}")
+    table = Table(
+        "table", "rows in", "accepted", "rejected", "why rejected", title=f"Reference data from {settings.data_dir}"
+    )
     for rep in result.reports:
         why = ", ".join(f"{k} ×{v}" for k, v in rep.reasons().items()) or "-"
         table.add_row(rep.table, str(rep.rows_in), str(rep.rows_accepted), str(rep.rows_rejected), why)
@@ -98,8 +100,10 @@ def demo() -> None:
     with transaction(_factory(settings)) as session:
         result = build_demo(session, demo=settings.demo, auth=settings.auth)
     verb = "Created" if result.created else "Already there:"
-    console.print(f"{verb} demo community in {settings.demo.province.title()}: "
-                  + ", ".join(f"{v} {k}" for k, v in result.counts.items()))
+    console.print(
+        f"{verb} demo community in {settings.demo.province.title()}: "
+        + ", ".join(f"{v} {k}" for k, v in result.counts.items())
+    )
     table = Table("role", "e-mail", "password", title="Demo log-ins")
     for role, email in result.logins.items():
         table.add_row(role, email, settings.demo.password)
@@ -107,9 +111,12 @@ def demo() -> None:
 
 
 @users_app.command("create")
-def users_create(email: str, role: str = typer.Option(..., help="producer, partner, admin or analyst"),
-                 name: str = typer.Option(..., help="Display name"),
-                 password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
+def users_create(
+    email: str,
+    role: str = typer.Option(..., help="producer, partner, admin or analyst"),
+    name: str = typer.Option(..., help="Display name"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
     """Create a user of any role (idempotent: an existing e-mail is reported, not changed)."""
     from sqlalchemy import select
 
@@ -123,14 +130,18 @@ def users_create(email: str, role: str = typer.Option(..., help="producer, partn
         if session.scalar(select(User.id).where(User.email == normalise_email(email))) is not None:
             console.print(f"User {email} already exists; nothing changed.")
             return
-        user = create_user(session, email=email, password=password, role=Role(role), display_name=name,
-                           settings=settings.auth)
+        user = create_user(
+            session, email=email, password=password, role=Role(role), display_name=name, settings=settings.auth
+        )
         console.print(f"Created {user.role} {user.email} (id {user.id}).")
 
 
 @app.command()
-def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
-          workers: Annotated[int, typer.Option(help="Worker processes")] = 1) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
     """Serve the API and web app."""
     import uvicorn
 

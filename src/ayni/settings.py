@@ -32,6 +32,8 @@ class AuthSettings(BaseModel):
     cookie_name: str = "ayni_session"
     cookie_secure: bool = False
     min_password_length: int = 10
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
 
 
 class UploadSettings(BaseModel):

@@ -41,9 +41,12 @@ def load_classifier(settings: Settings) -> Any:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if getattr(app.state, "engine", None) is None:
-        app.state.engine = make_engine(settings.database_url, echo=settings.database.echo,
-                                       pool_size=settings.database.pool_size,
-                                       connect_timeout_s=settings.database.connect_timeout_s)
+        app.state.engine = make_engine(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+            connect_timeout_s=settings.database.connect_timeout_s,
+        )
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.owns_engine = True
     if getattr(app.state, "classifier", None) is None:
@@ -65,16 +68,29 @@ async def _request_context(request: Request, call_next: Callable[[Request], Awai
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    log.info("%s %s %s", request.method, request.url.path, response.status_code,
-             extra={"method": request.method, "path": request.url.path, "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - start) * 1000, 2)})
+    log.info(
+        "%s %s %s",
+        request.method,
+        request.url.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+        },
+    )
     return response
 
 
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     """The app. ``state`` may inject ``engine``, ``session_factory`` or ``classifier`` (tests do)."""
-    app = FastAPI(title="Ayni API", version=__version__, lifespan=lifespan,
-                  description="Community waste to income in Peru: classify, list, match, collect, measure.")
+    app = FastAPI(
+        title="Ayni API",
+        version=__version__,
+        lifespan=lifespan,
+        description="Community waste to income in Peru: classify, list, match, collect, measure.",
+    )
     app.state.settings = settings or get_settings()
     for key, value in state.items():
         setattr(app.state, key, value)

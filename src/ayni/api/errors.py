@@ -29,9 +29,20 @@ STATUS: dict[type[e.AyniError], int] = {
     e.ServiceUnavailable: 503,
 }
 
-TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 413: "Too large", 415: "Unsupported type", 422: "Invalid input", 429: "Too many requests",
-          500: "Internal error", 503: "Service unavailable"}
+TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
 
 
 def status_for(exc: e.AyniError) -> int:
@@ -42,8 +53,15 @@ def status_for(exc: e.AyniError) -> int:
 
 
 def problem(status: int, detail: str, *, code: str, request: Request, **extra: Any) -> JSONResponse:
-    body = {"type": f"https://ayni.pe/problems/{code}", "title": TITLES.get(status, "Error"), "status": status,
-            "detail": detail, "code": code, "instance": request.url.path, **extra}
+    body = {
+        "type": f"https://ayni.pe/problems/{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        **extra,
+    }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
@@ -70,8 +88,12 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", exc)
-    return problem(503, "The database is not reachable right now; please try again in a moment.",
-                   code="service_unavailable", request=request)
+    return problem(
+        503,
+        "The database is not reachable right now; please try again in a moment.",
+        code="service_unavailable",
+        request=request,
+    )
 
 
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:

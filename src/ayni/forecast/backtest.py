@@ -7,7 +7,7 @@ one-season-ahead seasonal naive forecast), so it never looks at the evaluation p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np

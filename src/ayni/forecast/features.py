@@ -11,6 +11,9 @@ computed from the target's timestamp (known in advance). Exogenous inputs are us
 * ``"same_time"`` — their value at the target's own timestamp. This is *not* a real forecast unless those
   inputs are themselves forecasts; results with it must be labelled as such.
 
+``profile_periods=(m, …)`` adds the mean of the last ``m`` known values at the same phase of the
+shortest season (e.g. the average daily profile of the last week).
+
 With ``relative=True`` the target and the level-like features are divided by the *level* (mean of the
 last ``level_window`` values before the origin), so tree models generalise across level shifts.
 """
@@ -40,8 +43,13 @@ class OriginFrame:
     step: NDArray[np.int64]
 
 
-def calendar_features(index: pd.DatetimeIndex, *, holidays: Collection[date] | None = None) -> pd.DataFrame:
-    """Cyclic and plain calendar features of each timestamp (no data involved)."""
+def calendar_features(index: pd.DatetimeIndex, *, holidays: Collection[date] | None = None,
+                      annual: bool = True) -> pd.DataFrame:
+    """Cyclic and plain calendar features of each timestamp (no data involved).
+
+    ``annual=False`` leaves out day-of-year, month and day-of-month: with about one year of history a
+    model cannot learn the annual cycle, and trees/linear models extrapolate it badly.
+    """
     minutes = (index.hour * 60 + index.minute).to_numpy(dtype=np.float64)
     dow = index.dayofweek.to_numpy(dtype=np.float64)
     doy = index.dayofyear.to_numpy(dtype=np.float64)
@@ -50,11 +58,14 @@ def calendar_features(index: pd.DatetimeIndex, *, holidays: Collection[date] | N
         "dow_sin": np.sin(2 * np.pi * dow / 7),
         "dow_cos": np.cos(2 * np.pi * dow / 7),
         "is_weekend": (dow >= 5).astype(np.float64),
+    }
+    if annual:
+        out |= {
         "doy_sin": np.sin(2 * np.pi * doy / 365.25),
         "doy_cos": np.cos(2 * np.pi * doy / 365.25),
         "month": index.month.to_numpy(dtype=np.float64),
         "day_of_month": index.day.to_numpy(dtype=np.float64),
-    }
+        }
     if np.any(minutes):
         out |= {"minute_of_day": minutes, "tod_sin": np.sin(2 * np.pi * minutes / 1440),
                 "tod_cos": np.cos(2 * np.pi * minutes / 1440)}
@@ -93,6 +104,8 @@ def origin_features(
     exog_mode: str = "none",
     relative: bool = True,
     holidays: Collection[date] | None = None,
+    annual: bool = True,
+    profile_periods: Sequence[int] = (),
 ) -> OriginFrame:
     """Build the (origin, step) rows for ``origins``; see the module docstring for the rules.
 
@@ -122,13 +135,24 @@ def origin_features(
             p = pos - back - c * s
             v = np.where(p >= 0, values[np.clip(p, 0, None)], np.nan)
             cols[f"snaive_{s}" + ("" if c == 0 else f"_{c + 1}")] = v / denom
+    s0 = min(seasons)
+    back0 = s0 * ((k + s0) // s0)
+    for m in profile_periods:
+        acc, n = np.zeros(len(pos)), np.zeros(len(pos))
+        for c in range(m):
+            p = pos - back0 - c * s0
+            v = np.where(p >= 0, values[np.clip(p, 0, None)], np.nan)
+            acc += np.nan_to_num(v)
+            n += np.isfinite(v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols[f"profile_{s0}x{m}"] = np.where(n > 0, acc / n, np.nan) / denom
     cols["last"] = values[o - 1] / denom
     for w in windows:
         cols[f"mean_{w}"] = _window_mean(cum, cnt, o, w) / denom
     if relative:
         cols["log_level"] = np.log(np.where(level > 0, level, np.nan))
     X = pd.DataFrame(cols)
-    cal = calendar_features(index[pos], holidays=holidays).reset_index(drop=True)
+    cal = calendar_features(index[pos], holidays=holidays, annual=annual).reset_index(drop=True)
     X = pd.concat([X, cal], axis=1)
     if exog is not None and exog_mode != "none":
         X = pd.concat([X, _exog_features(exog, pos, o, exog_mode, min(seasons))], axis=1)

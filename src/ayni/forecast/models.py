@@ -72,6 +72,9 @@ class ZoneForecaster:
         coverage: float = 0.8,
         n_interval_buckets: int = 4,
         holidays: Collection[date] | None = None,
+        annual_features: bool = True,
+        anchor_season: int | None = None,
+        profile_periods: Sequence[int] = (),
         model_params: dict[str, dict[str, Any]] | None = None,
         random_state: int | None = 0,
     ) -> None:
@@ -88,6 +91,9 @@ class ZoneForecaster:
         self.coverage = coverage
         self.n_interval_buckets = n_interval_buckets
         self.holidays = holidays
+        self.annual_features = annual_features
+        self.anchor_season = anchor_season
+        self.profile_periods = profile_periods
         self.model_params = model_params
         self.random_state = random_state
 
@@ -97,7 +103,7 @@ class ZoneForecaster:
         return origin_features(
             y, index, origins, horizon=self.horizon, seasons=self.seasons, windows=self.windows,
             level_window=self.level_window, exog=exog, exog_mode=self.exog_mode, relative=self.relative,
-            holidays=self.holidays,
+            holidays=self.holidays, annual=self.annual_features, profile_periods=self.profile_periods,
         )
 
     def _validate(self, y: pd.Series) -> None:
@@ -143,20 +149,28 @@ class ZoneForecaster:
             names += [f"seasonal_naive:{s}" for s in self.seasons] if c == "seasonal_naive" else [c]
         return names
 
+    @staticmethod
+    def _snaive(frame: OriginFrame, season: int) -> NDArray[np.float64]:
+        pred = frame.X[f"snaive_{season}"].to_numpy(dtype=np.float64)
+        return np.where(np.isfinite(pred), pred, frame.X["last"].to_numpy(dtype=np.float64))
+
+    def _anchor(self, frame: OriginFrame) -> NDArray[np.float64] | float:
+        """Learned models predict the deviation from this (the seasonal naive), when set."""
+        return 0.0 if self.anchor_season is None else self._snaive(frame, self.anchor_season)
+
     def _fit_candidate(self, name: str, frame: OriginFrame) -> CompiledRegressor | None:
         if name.startswith("seasonal_naive"):
             return None
         params = (self.model_params or {}).get(name)
         X = frame.X.to_numpy(dtype=np.float64)
-        return fit_regressor(name, X, frame.target, params=params, random_state=self.random_state)
+        target = frame.target - self._anchor(frame)
+        return fit_regressor(name, X, target, params=params, random_state=self.random_state)
 
     def _predict_frame(self, name: str, regressor: CompiledRegressor | None, frame: OriginFrame) -> NDArray[np.float64]:
         if name.startswith("seasonal_naive"):
-            season = int(name.split(":")[1])
-            pred = frame.X[f"snaive_{season}"].to_numpy(dtype=np.float64)
-            return np.where(np.isfinite(pred), pred, frame.X["last"].to_numpy(dtype=np.float64))
+            return self._snaive(frame, int(name.split(":")[1]))
         assert regressor is not None
-        return regressor.predict(frame.X.to_numpy(dtype=np.float64))
+        return regressor.predict(frame.X.to_numpy(dtype=np.float64)) + self._anchor(frame)
 
     def _cross_validate(self, frame: OriginFrame, origins: NDArray[np.int64]
                         ) -> tuple[dict[str, float], dict[str, tuple[NDArray[np.float64], NDArray[np.int64]]]]:
@@ -252,6 +266,7 @@ class ZoneForecaster:
 
 _ZONE_PARAMS = ("horizon", "seasons", "windows", "level_window", "candidates", "n_splits", "origin_every",
                 "min_history", "exog_mode", "relative", "coverage", "n_interval_buckets", "holidays",
+                "annual_features", "anchor_season", "profile_periods",
                 "model_params", "random_state")
 
 

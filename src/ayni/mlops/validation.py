@@ -55,9 +55,15 @@ class Report:
         return Counter(reason.split(":")[0] for _, reason in self.rejected)
 
     def as_dict(self) -> dict[str, object]:
-        return {"table": self.table, "rows_in": self.rows_in, "rows_accepted": self.rows_accepted,
-                "rows_rejected": self.rows_rejected, "reasons": dict(self.reasons()),
-                "examples": self.rejected[:10], "warnings": self.warnings}
+        return {
+            "table": self.table,
+            "rows_in": self.rows_in,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "reasons": dict(self.reasons()),
+            "examples": self.rejected[:10],
+            "warnings": self.warnings,
+        }
 
 
 def _coerce(series: pd.Series, kind: str) -> pd.Series:
@@ -72,8 +78,10 @@ def validate(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, Report]
     report = Report(table=schema.name, rows_in=len(frame))
     missing = [c.name for c in schema.columns if c.name not in frame.columns]
     if missing:
-        raise DataValidationError(f"{schema.name}: missing columns {', '.join(missing)}.",
-                                  details={"table": schema.name, "missing_columns": missing})
+        raise DataValidationError(
+            f"{schema.name}: missing columns {', '.join(missing)}.",
+            details={"table": schema.name, "missing_columns": missing},
+        )
     out = pd.DataFrame(index=frame.index)
     bad = pd.Series("", index=frame.index, dtype="object")
     for col in schema.columns:
@@ -98,7 +106,8 @@ def validate(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, Report]
     if len(frame) and report.rows_rejected / len(frame) > schema.max_reject_fraction:
         raise DataValidationError(
             f"{schema.name}: {report.rows_rejected} of {len(frame)} rows break the schema; the batch is refused.",
-            details=report.as_dict())
+            details=report.as_dict(),
+        )
     return clean, report
 
 
@@ -130,8 +139,12 @@ DISTRICTS = Schema(
     expected_rows=(1800, 2000),
     columns=(
         Column("ubigeo", "str", pattern=UBIGEO),
-        Column("departamento", "str"), Column("provincia", "str"), Column("distrito", "str"),
-        Column("region_natural", "str", required=False, allowed=frozenset({"COSTA", "SIERRA", "SELVA", "LIMA Y CALLAO"})),
+        Column("departamento", "str"),
+        Column("provincia", "str"),
+        Column("distrito", "str"),
+        Column(
+            "region_natural", "str", required=False, allowed=frozenset({"COSTA", "SIERRA", "SELVA", "LIMA Y CALLAO"})
+        ),
         Column("latitude", "float", required=False, min=PERU_LAT[0], max=PERU_LAT[1]),
         Column("longitude", "float", required=False, min=PERU_LON[0], max=PERU_LON[1]),
         Column("pop_total_2023", "int", required=False, min=0, max=20_000_000),
@@ -145,7 +158,8 @@ GENERATION = Schema(
     key=("ubigeo", "year"),
     expected_rows=(18_000, 20_000),
     columns=(
-        Column("ubigeo", "str", pattern=UBIGEO), Column("year", "int", min=2014, max=2030),
+        Column("ubigeo", "str", pattern=UBIGEO),
+        Column("year", "int", min=2014, max=2030),
         Column("pop_urban", "int", required=False, min=0, max=20_000_000),
         Column("gpc_dom_kg_hab_day", "float", required=False, min=0, max=5),
         Column("dom_t_year", "float", required=False, min=0, max=5_000_000),
@@ -161,6 +175,9 @@ def composition_schema(material_columns: list[str]) -> Schema:
         name="waste_composition",
         key=("ubigeo", "year"),
         expected_rows=(9_000, 10_000),
-        columns=(Column("ubigeo", "str", pattern=UBIGEO), Column("year", "int", min=2014, max=2030),
-                 *(Column(c, "float", min=0, max=5_000_000) for c in material_columns)),
+        columns=(
+            Column("ubigeo", "str", pattern=UBIGEO),
+            Column("year", "int", min=2014, max=2030),
+            *(Column(c, "float", min=0, max=5_000_000) for c in material_columns),
+        ),
     )

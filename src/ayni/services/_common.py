@@ -40,7 +40,11 @@ def require_role(user: User, *roles: Role) -> None:
         raise PermissionDenied(f"This needs the {names} role; you are signed in as {user.role}.")
 
 
-def audit(session: Session, *, actor: User | None, action: str, entity: str, entity_id: int | None,
-          **detail: Any) -> None:
-    session.add(AuditEvent(actor_user_id=actor.id if actor else None, action=action, entity=entity,
-                           entity_id=entity_id, detail=detail))
+def audit(
+    session: Session, *, actor: User | None, action: str, entity: str, entity_id: int | None, **detail: Any
+) -> None:
+    session.add(
+        AuditEvent(
+            actor_user_id=actor.id if actor else None, action=action, entity=entity, entity_id=entity_id, detail=detail
+        )
+    )

@@ -27,28 +27,62 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def create_user(session: Session, *, email: str, password: str, role: Role, display_name: str,
-                phone: str | None = None, locale: str = "es", settings: AuthSettings) -> User:
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    phone: str | None = None,
+    locale: str = "es",
+    settings: AuthSettings,
+) -> User:
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"An account with the e-mail {email} already exists.", details={"field": "email"})
     if not display_name.strip():
         raise InvalidInput("A name is required.", details={"field": "display_name"})
-    user = User(email=email, password_hash=hash_password(password, min_length=settings.min_password_length),
-                role=role.value, display_name=display_name.strip(), phone=phone, locale=locale)
+    user = User(
+        email=email,
+        password_hash=hash_password(password, settings=settings),
+        role=role.value,
+        display_name=display_name.strip(),
+        phone=phone,
+        locale=locale,
+    )
     session.add(user)
     session.flush()
     audit(session, actor=user, action="user.created", entity="user", entity_id=user.id, role=role.value)
     return user
 
 
-def register(session: Session, *, email: str, password: str, role: Role, display_name: str,
-             phone: str | None, locale: str, settings: AuthSettings) -> User:
+def register(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    phone: str | None,
+    locale: str,
+    settings: AuthSettings,
+) -> User:
     if role not in SELF_SERVICE_ROLES:
-        raise InvalidInput("Only producer and partner accounts can be created by sign-up; "
-                           "an administrator creates the others.", details={"field": "role"})
-    return create_user(session, email=email, password=password, role=role, display_name=display_name,
-                       phone=phone, locale=locale, settings=settings)
+        raise InvalidInput(
+            "Only producer and partner accounts can be created by sign-up; an administrator creates the others.",
+            details={"field": "role"},
+        )
+    return create_user(
+        session,
+        email=email,
+        password=password,
+        role=role,
+        display_name=display_name,
+        phone=phone,
+        locale=locale,
+        settings=settings,
+    )
 
 
 def login(session: Session, *, email: str, password: str, kind: str, settings: AuthSettings) -> tuple[User, str]:
@@ -59,8 +93,15 @@ def login(session: Session, *, email: str, password: str, kind: str, settings: A
         raise NotAuthenticated("The e-mail or the password is wrong, or the account is disabled.")
     token, digest = new_token()
     now = datetime.now(UTC)
-    session.add(AuthToken(user_id=user.id, token_hash=digest, kind=kind, created_at=now,
-                          expires_at=now + timedelta(hours=settings.token_ttl_hours)))
+    session.add(
+        AuthToken(
+            user_id=user.id,
+            token_hash=digest,
+            kind=kind,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.token_ttl_hours),
+        )
+    )
     audit(session, actor=user, action="user.login", entity="user", entity_id=user.id, kind=kind)
     return user, token
 
@@ -83,8 +124,7 @@ def logout(session: Session, token: str) -> None:
 
 
 def revoke_all(session: Session, user: User) -> int:
-    rows = session.scalars(select(AuthToken).where(AuthToken.user_id == user.id,
-                                                   AuthToken.revoked_at.is_(None))).all()
+    rows = session.scalars(select(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))).all()
     now = datetime.now(UTC)
     for row in rows:
         row.revoked_at = now

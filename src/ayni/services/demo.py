@@ -35,9 +35,22 @@ DEMO_DOMAIN = "demo.ayni.pe"
 DEMO_PRICE_NOTE = "Demo assumption, not a market quote (see recycler_prices_pe.csv for the few cited points)."
 # céntimos per kg — DEMO ASSUMPTIONS (see module docstring)
 DEMO_PRICES: dict[str, int] = {
-    "cardboard": 30, "paper": 35, "paper_white": 50, "glass": 10, "glass_clear": 15, "plastic": 60, "PET": 100,
-    "HDPE": 80, "PP": 50, "metal": 70, "aluminium": 300, "tin_steel_cans": 40, "ferrous_scrap": 50,
-    "organic": 5, "food_waste": 5, "tetrabrik": 10,
+    "cardboard": 30,
+    "paper": 35,
+    "paper_white": 50,
+    "glass": 10,
+    "glass_clear": 15,
+    "plastic": 60,
+    "PET": 100,
+    "HDPE": 80,
+    "PP": 50,
+    "metal": 70,
+    "aluminium": 300,
+    "tin_steel_cans": 40,
+    "ferrous_scrap": 50,
+    "organic": 5,
+    "food_waste": 5,
+    "tetrabrik": 10,
 }
 KIND_MATERIALS: dict[PartnerKind, tuple[str, ...]] = {
     PartnerKind.RECYCLER: ("paper", "cardboard", "PET", "HDPE", "aluminium", "tin_steel_cans"),
@@ -47,13 +60,26 @@ KIND_MATERIALS: dict[PartnerKind, tuple[str, ...]] = {
     PartnerKind.UPCYCLER: ("glass_clear", "PET", "cardboard"),
     PartnerKind.COMPOSTER: ("organic",),
 }
-PRODUCER_KINDS = ([ProducerKind.HOUSEHOLD] * 14 + [ProducerKind.BODEGA] * 2 + [ProducerKind.MARKET, ProducerKind.RESTAURANT,
-                  ProducerKind.SCHOOL, ProducerKind.ASSOCIATION])
-KG_RANGE = {ProducerKind.HOUSEHOLD: (2, 15), ProducerKind.BODEGA: (5, 40), ProducerKind.MARKET: (30, 300),
-            ProducerKind.RESTAURANT: (10, 80), ProducerKind.SCHOOL: (10, 60), ProducerKind.ASSOCIATION: (40, 400),
-            ProducerKind.MUNICIPALITY: (100, 1000)}
-LOGINS = {"producer": f"productor@{DEMO_DOMAIN}", "partner": f"reciclador@{DEMO_DOMAIN}",
-          "admin": f"admin@{DEMO_DOMAIN}", "analyst": f"analista@{DEMO_DOMAIN}"}
+PRODUCER_KINDS = (
+    [ProducerKind.HOUSEHOLD] * 14
+    + [ProducerKind.BODEGA] * 2
+    + [ProducerKind.MARKET, ProducerKind.RESTAURANT, ProducerKind.SCHOOL, ProducerKind.ASSOCIATION]
+)
+KG_RANGE = {
+    ProducerKind.HOUSEHOLD: (2, 15),
+    ProducerKind.BODEGA: (5, 40),
+    ProducerKind.MARKET: (30, 300),
+    ProducerKind.RESTAURANT: (10, 80),
+    ProducerKind.SCHOOL: (10, 60),
+    ProducerKind.ASSOCIATION: (40, 400),
+    ProducerKind.MUNICIPALITY: (100, 1000),
+}
+LOGINS = {
+    "producer": f"productor@{DEMO_DOMAIN}",
+    "partner": f"reciclador@{DEMO_DOMAIN}",
+    "admin": f"admin@{DEMO_DOMAIN}",
+    "analyst": f"analista@{DEMO_DOMAIN}",
+}
 
 
 @dataclass
@@ -69,7 +95,7 @@ def build_demo(session: Session, *, demo: DemoSettings, auth: AuthSettings) -> D
         return DemoResult(created=False, logins=logins, counts=_counts(session))
     rng = np.random.default_rng(demo.random_state)
     districts = _districts(session, demo)
-    pw = hash_password(demo.password, min_length=auth.min_password_length)
+    pw = hash_password(demo.password, settings=auth)
     _user(session, LOGINS["admin"], pw, Role.ADMIN, "Admin Ayni")
     _user(session, LOGINS["analyst"], pw, Role.ANALYST, "Analista Municipal")
     partners = _partners(session, rng, districts, demo, pw)
@@ -79,23 +105,34 @@ def build_demo(session: Session, *, demo: DemoSettings, auth: AuthSettings) -> D
 
 
 def _counts(session: Session) -> dict[str, int]:
-    return {name: session.scalar(select(func.count()).select_from(t)) or 0
-            for name, t in (("producers", Producer), ("partners", Partner), ("listings", Listing), ("matches", Match))}
+    return {
+        name: session.scalar(select(func.count()).select_from(t)) or 0
+        for name, t in (("producers", Producer), ("partners", Partner), ("listings", Listing), ("matches", Match))
+    }
 
 
 def _districts(session: Session, demo: DemoSettings) -> list[District]:
-    rows = list(session.scalars(select(District).where(
-        District.provincia == demo.province.upper(), District.departamento == demo.departamento.upper(),
-        District.latitude.is_not(None), District.pop_urban > 0)))
+    rows = list(
+        session.scalars(
+            select(District).where(
+                District.provincia == demo.province.upper(),
+                District.departamento == demo.departamento.upper(),
+                District.latitude.is_not(None),
+                District.pop_urban > 0,
+            )
+        )
+    )
     if not rows:
-        raise InvalidInput(f"No districts with coordinates for {demo.province}, {demo.departamento}: "
-                           "run 'ayni data load' first.")
+        raise InvalidInput(
+            f"No districts with coordinates for {demo.province}, {demo.departamento}: run 'ayni data load' first."
+        )
     return rows
 
 
 def _user(session: Session, email: str, pw_hash: str, role: Role, name: str) -> User:
-    user = User(email=email, password_hash=pw_hash, role=role.value, display_name=name, locale="es",
-                phone="+51 900 000 000")
+    user = User(
+        email=email, password_hash=pw_hash, role=role.value, display_name=name, locale="es", phone="+51 900 000 000"
+    )
     session.add(user)
     session.flush()
     return user
@@ -117,8 +154,9 @@ def allocate(weights: list[float], total: int) -> list[int]:
     return [int(x) for x in base]
 
 
-def _producers(session: Session, rng: np.random.Generator, districts: list[District], demo: DemoSettings,
-               pw: str) -> list[tuple[User, District]]:
+def _producers(
+    session: Session, rng: np.random.Generator, districts: list[District], demo: DemoSettings, pw: str
+) -> list[tuple[User, District]]:
     counts = allocate([float(d.pop_urban or 0) for d in districts], demo.producers)
     out: list[tuple[User, District]] = []
     n = 0
@@ -128,15 +166,24 @@ def _producers(session: Session, rng: np.random.Generator, districts: list[Distr
             kind = ProducerKind.HOUSEHOLD if n == 0 else PRODUCER_KINDS[int(rng.integers(len(PRODUCER_KINDS)))]
             user = _user(session, email, pw, Role.PRODUCER, "Rosa Quispe" if n == 0 else f"Productor {n:03d}")
             lat, lon = _jitter(rng, district, 1.0)
-            create_producer(session, user, name=user.display_name, kind=kind, ubigeo=district.ubigeo, lat=lat,
-                            lon=lon, address=f"Calle demo {n + 1}, {district.distrito.title()}")
+            create_producer(
+                session,
+                user,
+                name=user.display_name,
+                kind=kind,
+                ubigeo=district.ubigeo,
+                lat=lat,
+                lon=lon,
+                address=f"Calle demo {n + 1}, {district.distrito.title()}",
+            )
             out.append((user, district))
             n += 1
     return out
 
 
-def _partners(session: Session, rng: np.random.Generator, districts: list[District], demo: DemoSettings,
-              pw: str) -> list[User]:
+def _partners(
+    session: Session, rng: np.random.Generator, districts: list[District], demo: DemoSettings, pw: str
+) -> list[User]:
     kinds = list(PartnerKind)
     weights = np.array([float(d.pop_urban or 0) for d in districts])
     users = []
@@ -146,13 +193,29 @@ def _partners(session: Session, rng: np.random.Generator, districts: list[Distri
         email = LOGINS["partner"] if i == 0 else f"socio{i:02d}@{DEMO_DOMAIN}"
         user = _user(session, email, pw, Role.PARTNER, f"{kind.value.replace('_', ' ').title()} {i:02d}")
         lat, lon = _jitter(rng, district, 2.0)
-        offers = [MaterialOffer(material=m, price_cents_per_kg=_price(rng, m), min_kg=Decimal(int(rng.integers(0, 5))),
-                                weekly_capacity_kg=Decimal(int(rng.integers(2, 20)) * 100)) for m in KIND_MATERIALS[kind]]
+        offers = [
+            MaterialOffer(
+                material=m,
+                price_cents_per_kg=_price(rng, m),
+                min_kg=Decimal(int(rng.integers(0, 5))),
+                weekly_capacity_kg=Decimal(int(rng.integers(2, 20)) * 100),
+            )
+            for m in KIND_MATERIALS[kind]
+        ]
         days = sorted(rng.choice(7, size=int(rng.integers(2, 5)), replace=False).tolist())
-        create_partner(session, user, name=user.display_name, kind=kind, ubigeo=district.ubigeo, lat=lat, lon=lon,
-                       service_radius_km=float(rng.choice([8, 12, 20, 30])),
-                       pickup_days=[("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in days],
-                       materials=offers, description=DEMO_PRICE_NOTE)
+        create_partner(
+            session,
+            user,
+            name=user.display_name,
+            kind=kind,
+            ubigeo=district.ubigeo,
+            lat=lat,
+            lon=lon,
+            service_radius_km=float(rng.choice([8, 12, 20, 30])),
+            pickup_days=[("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in days],
+            materials=offers,
+            description=DEMO_PRICE_NOTE,
+        )
         users.append(user)
     return users
 
@@ -163,8 +226,11 @@ def _price(rng: np.random.Generator, material: str) -> int:
 
 
 def _composition(session: Session, ubigeo: str) -> tuple[list[str], np.ndarray]:
-    rows = session.execute(select(WasteComposition.material, WasteComposition.t_year).where(
-        WasteComposition.ubigeo == ubigeo, WasteComposition.year == 2023)).all()
+    rows = session.execute(
+        select(WasteComposition.material, WasteComposition.t_year).where(
+            WasteComposition.ubigeo == ubigeo, WasteComposition.year == 2023
+        )
+    ).all()
     pairs = [(_platform(m), t) for m, t in rows if t > 0]
     pairs = [(m, t) for m, t in pairs if m is not None and MATERIALS[m].verdict is not Verdict.NON_RECOVERABLE]
     if not pairs:
@@ -175,13 +241,28 @@ def _composition(session: Session, ubigeo: str) -> tuple[list[str], np.ndarray]:
 
 
 _COLUMN_TO_MATERIAL = {
-    "alimentos": "food_waste", "maleza": "yard_trimmings", "otros_organicos": "other_organic",
-    "papel_blanco": "paper_white", "papel_periodico": "paper_newspaper", "papel_mixto": "paper_mixed",
-    "carton_blanco": "cardboard_white", "carton_marron": "cardboard_corrugated", "carton_mixto": "cardboard_mixed",
-    "vidrio_transparente": "glass_clear", "vidrio_otros_colores": "glass_coloured", "vidrios_otros": "glass_other",
-    "tereflato_polietileno": "PET", "polietileno_alta_densidad": "HDPE", "polietileno_baja_densidad": "LDPE",
-    "polipropileno": "PP", "poliestireno": "PS", "policloruro_vinilo": "PVC", "tetrabrick": "tetrabrik",
-    "lata": "tin_steel_cans", "metales_ferrosos": "ferrous_scrap", "aluminio": "aluminium",
+    "alimentos": "food_waste",
+    "maleza": "yard_trimmings",
+    "otros_organicos": "other_organic",
+    "papel_blanco": "paper_white",
+    "papel_periodico": "paper_newspaper",
+    "papel_mixto": "paper_mixed",
+    "carton_blanco": "cardboard_white",
+    "carton_marron": "cardboard_corrugated",
+    "carton_mixto": "cardboard_mixed",
+    "vidrio_transparente": "glass_clear",
+    "vidrio_otros_colores": "glass_coloured",
+    "vidrios_otros": "glass_other",
+    "tereflato_polietileno": "PET",
+    "polietileno_alta_densidad": "HDPE",
+    "polietileno_baja_densidad": "LDPE",
+    "polipropileno": "PP",
+    "poliestireno": "PS",
+    "policloruro_vinilo": "PVC",
+    "tetrabrick": "tetrabrik",
+    "lata": "tin_steel_cans",
+    "metales_ferrosos": "ferrous_scrap",
+    "aluminio": "aluminium",
     "otros_metales": "other_metals",
 }
 
@@ -190,8 +271,13 @@ def _platform(column: str) -> str | None:
     return _COLUMN_TO_MATERIAL.get(column)
 
 
-def _listings(session: Session, rng: np.random.Generator, producers: list[tuple[User, District]],
-              partners: list[User], demo: DemoSettings) -> None:
+def _listings(
+    session: Session,
+    rng: np.random.Generator,
+    producers: list[tuple[User, District]],
+    partners: list[User],
+    demo: DemoSettings,
+) -> None:
     now = datetime.now(UTC)
     comp_cache: dict[str, tuple[list[str], np.ndarray]] = {}
     for i in range(demo.listings):
@@ -200,14 +286,21 @@ def _listings(session: Session, rng: np.random.Generator, producers: list[tuple[
         material = mats[int(rng.choice(len(mats), p=probs))]
         lo, hi = KG_RANGE[ProducerKind(my_producer(session, user).kind)]
         kg = Decimal(str(round(float(rng.uniform(lo, hi)), 1)))
-        listing = listings.create_listing(session, user, material=material, estimated_kg=kg, available_from=now,
-                                          available_until=now + timedelta(days=int(rng.integers(5, 21))))
+        listing = listings.create_listing(
+            session,
+            user,
+            material=material,
+            estimated_kg=kg,
+            available_from=now,
+            available_until=now + timedelta(days=int(rng.integers(5, 21))),
+        )
         if i % 5 == 0:
             _try_complete(session, rng, user, listing.id, partners)
 
 
-def _try_complete(session: Session, rng: np.random.Generator, producer: User, listing_id: int,
-                  partners: list[User]) -> None:
+def _try_complete(
+    session: Session, rng: np.random.Generator, producer: User, listing_id: int, partners: list[User]
+) -> None:
     """Run one listing through request → accept → collect with the first partner that takes it."""
     for partner_user in partners:
         partner = my_partner(session, partner_user)

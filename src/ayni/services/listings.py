@@ -27,8 +27,9 @@ def _window(available_from: datetime | None, available_until: datetime | None) -
     start = available_from or datetime.now(UTC)
     end = available_until or start + timedelta(days=7)
     if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("Dates must include a time zone, e.g. 2026-11-23T09:00:00-05:00.",
-                           details={"field": "available_from"})
+        raise InvalidInput(
+            "Dates must include a time zone, e.g. 2026-11-23T09:00:00-05:00.", details={"field": "available_from"}
+        )
     if end <= start:
         raise InvalidInput("available_until must be after available_from.", details={"field": "available_until"})
     if end - start > MAX_WINDOW:
@@ -38,32 +39,60 @@ def _window(available_from: datetime | None, available_until: datetime | None) -
     return start, end
 
 
-def create_listing(session: Session, user: User, *, material: str, estimated_kg: Decimal | float | str,
-                   available_from: datetime | None = None, available_until: datetime | None = None,
-                   description: str | None = None, predicted_material: str | None = None,
-                   predicted_confidence: float | None = None, model_version: str | None = None) -> Listing:
+def create_listing(
+    session: Session,
+    user: User,
+    *,
+    material: str,
+    estimated_kg: Decimal | float | str,
+    available_from: datetime | None = None,
+    available_until: datetime | None = None,
+    description: str | None = None,
+    predicted_material: str | None = None,
+    predicted_confidence: float | None = None,
+    model_version: str | None = None,
+) -> Listing:
     producer = my_producer(session, user)
     get_material(material)
     if not sellable(material):
-        raise InvalidInput(f"'{material}' cannot be recovered or sold; it goes to municipal collection.",
-                           details={"field": "material"})
+        raise InvalidInput(
+            f"'{material}' cannot be recovered or sold; it goes to municipal collection.", details={"field": "material"}
+        )
     if predicted_material is not None:
         get_material(predicted_material)
     if predicted_confidence is not None and not 0.0 <= predicted_confidence <= 1.0:
         raise InvalidInput("predicted_confidence must be between 0 and 1.", details={"field": "predicted_confidence"})
     start, end = _window(available_from, available_until)
     kg = to_kg(estimated_kg, field="estimated_kg")
-    listing = Listing(producer_id=producer.id, material=material, estimated_kg=kg,
-                      description=description, available_from=start, available_until=end,
-                      status=ListingStatus.OPEN.value, ubigeo=producer.ubigeo, latitude=producer.latitude,
-                      longitude=producer.longitude, predicted_material=predicted_material,
-                      predicted_confidence=predicted_confidence, model_version=model_version)
+    listing = Listing(
+        producer_id=producer.id,
+        material=material,
+        estimated_kg=kg,
+        description=description,
+        available_from=start,
+        available_until=end,
+        status=ListingStatus.OPEN.value,
+        ubigeo=producer.ubigeo,
+        latitude=producer.latitude,
+        longitude=producer.longitude,
+        predicted_material=predicted_material,
+        predicted_confidence=predicted_confidence,
+        model_version=model_version,
+    )
     session.add(listing)
     session.flush()
     if predicted_material is not None and predicted_material != material:
-        session.add(Feedback(user_id=user.id, kind="classification_correction", listing_id=listing.id,
-                             predicted_material=predicted_material, corrected_material=material,
-                             confidence=predicted_confidence, model_version=model_version))
+        session.add(
+            Feedback(
+                user_id=user.id,
+                kind="classification_correction",
+                listing_id=listing.id,
+                predicted_material=predicted_material,
+                corrected_material=material,
+                confidence=predicted_confidence,
+                model_version=model_version,
+            )
+        )
     audit(session, actor=user, action="listing.created", entity="listing", entity_id=listing.id)
     return listing
 
@@ -72,8 +101,10 @@ def _partner_may_see(session: Session, user: User, listing: Listing) -> bool:
     if listing.status in (ListingStatus.OPEN.value, ListingStatus.MATCHED.value):
         return True
     partner = my_partner(session, user)
-    return session.scalar(select(Match.id).where(Match.listing_id == listing.id,
-                                                 Match.partner_id == partner.id)) is not None
+    return (
+        session.scalar(select(Match.id).where(Match.listing_id == listing.id, Match.partner_id == partner.id))
+        is not None
+    )
 
 
 def get_listing(session: Session, user: User, listing_id: int, *, for_update: bool = False) -> Listing:
@@ -101,8 +132,16 @@ def my_listing(session: Session, user: User, listing_id: int, *, for_update: boo
     return listing
 
 
-def list_listings(session: Session, user: User, *, status: str | None, material: str | None,
-                  ubigeo: str | None, limit: int, offset: int) -> Page[Listing]:
+def list_listings(
+    session: Session,
+    user: User,
+    *,
+    status: str | None,
+    material: str | None,
+    ubigeo: str | None,
+    limit: int,
+    offset: int,
+) -> Page[Listing]:
     stmt = select(Listing).order_by(Listing.created_at.desc(), Listing.id.desc())
     if user.role == Role.PRODUCER.value:
         stmt = stmt.join(Producer).where(Producer.user_id == user.id)
@@ -123,13 +162,22 @@ def list_listings(session: Session, user: User, *, status: str | None, material:
 
 
 def _bad_status(status: str) -> None:
-    raise InvalidInput(f"Unknown status '{status}'. Use one of: {', '.join(s.value for s in ListingStatus)}.",
-                       details={"field": "status"})
+    raise InvalidInput(
+        f"Unknown status '{status}'. Use one of: {', '.join(s.value for s in ListingStatus)}.",
+        details={"field": "status"},
+    )
 
 
-def update_listing(session: Session, user: User, listing_id: int, *, material: str | None,
-                   estimated_kg: Decimal | float | str | None, description: str | None,
-                   available_until: datetime | None) -> Listing:
+def update_listing(
+    session: Session,
+    user: User,
+    listing_id: int,
+    *,
+    material: str | None,
+    estimated_kg: Decimal | float | str | None,
+    description: str | None,
+    available_until: datetime | None,
+) -> Listing:
     listing = my_listing(session, user, listing_id, for_update=True)
     if listing.status != ListingStatus.OPEN.value:
         check_listing_transition(listing.status, ListingStatus.OPEN)  # raises the 409 with the reason
@@ -138,10 +186,18 @@ def update_listing(session: Session, user: User, listing_id: int, *, material: s
         if not sellable(material):
             raise InvalidInput(f"'{material}' cannot be recovered or sold.", details={"field": "material"})
         if listing.predicted_material and material != listing.material:
-            session.add(Feedback(user_id=user.id, kind="classification_correction", listing_id=listing.id,
-                                 predicted_material=listing.predicted_material, corrected_material=material,
-                                 confidence=listing.predicted_confidence, model_version=listing.model_version,
-                                 photo_path=listing.photo_path))
+            session.add(
+                Feedback(
+                    user_id=user.id,
+                    kind="classification_correction",
+                    listing_id=listing.id,
+                    predicted_material=listing.predicted_material,
+                    corrected_material=material,
+                    confidence=listing.predicted_confidence,
+                    model_version=listing.model_version,
+                    photo_path=listing.photo_path,
+                )
+            )
         listing.material = material
     if estimated_kg is not None:
         listing.estimated_kg = to_kg(estimated_kg, field="estimated_kg")
@@ -153,8 +209,16 @@ def update_listing(session: Session, user: User, listing_id: int, *, material: s
     return listing
 
 
-def attach_photo(session: Session, user: User, listing_id: int, *, data: bytes, content_type: str | None,
-                 limits: UploadSettings, media_dir: Path) -> Listing:
+def attach_photo(
+    session: Session,
+    user: User,
+    listing_id: int,
+    *,
+    data: bytes,
+    content_type: str | None,
+    limits: UploadSettings,
+    media_dir: Path,
+) -> Listing:
     """Check the photo first, then write it; a bad photo writes nothing."""
     listing = my_listing(session, user, listing_id, for_update=True)
     ext = media.check_image(data, content_type=content_type, limits=limits)
@@ -198,8 +262,11 @@ def expire_listings(session: Session, *, now: datetime | None = None) -> int:
     from ayni.services.matches import release_active_matches
 
     now = now or datetime.now(UTC)
-    rows = session.scalars(select(Listing).where(Listing.status.in_(("open", "matched")),
-                                                 Listing.available_until < now).with_for_update()).all()
+    rows = session.scalars(
+        select(Listing)
+        .where(Listing.status.in_(("open", "matched")), Listing.available_until < now)
+        .with_for_update(of=Listing)
+    ).all()
     for listing in rows:
         set_status(session, listing, ListingStatus.EXPIRED)
         release_active_matches(session, listing, reason="listing expired")

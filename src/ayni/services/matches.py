@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_match_transition
 from ayni.domain.materials import accepts
 from ayni.domain.money import to_kg, value_cents
-from ayni.errors import Conflict, InvalidInput, NotFound
+from ayni.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ayni.services._common import Page, audit, paginate
 from ayni.services.listings import ACTIVE_MATCH, my_listing, set_status
 from ayni.services.profiles import WEEKDAYS, get_partner, my_partner, my_producer
@@ -37,19 +37,34 @@ def request_pickup(session: Session, user: User, listing_id: int, *, partner_id:
     if offer is None:
         raise InvalidInput(f"{partner.name} does not take '{listing.material}'.", details={"field": "partner_id"})
     if listing.estimated_kg < offer.min_kg:
-        raise InvalidInput(f"{partner.name} takes at least {offer.min_kg} kg of {offer.material}; "
-                           f"this listing has {listing.estimated_kg} kg.", details={"field": "partner_id"})
+        raise InvalidInput(
+            f"{partner.name} takes at least {offer.min_kg} kg of {offer.material}; "
+            f"this listing has {listing.estimated_kg} kg.",
+            details={"field": "partner_id"},
+        )
     if session.scalar(select(Match.id).where(Match.listing_id == listing.id, Match.partner_id == partner.id)):
         raise Conflict(f"You already asked {partner.name} to collect this listing.")
-    match = Match(listing_id=listing.id, partner_id=partner.id, status=MatchStatus.PROPOSED.value,
-                  material=offer.material, agreed_price_cents_per_kg=offer.price_cents_per_kg,
-                  reserved_kg=listing.estimated_kg)
+    match = Match(
+        listing_id=listing.id,
+        partner_id=partner.id,
+        status=MatchStatus.PROPOSED.value,
+        material=offer.material,
+        agreed_price_cents_per_kg=offer.price_cents_per_kg,
+        reserved_kg=listing.estimated_kg,
+    )
     session.add(match)
     if listing.status == ListingStatus.OPEN.value:
         set_status(session, listing, ListingStatus.MATCHED)
     session.flush()
-    audit(session, actor=user, action="match.requested", entity="match", entity_id=match.id,
-          listing_id=listing.id, partner_id=partner.id)
+    audit(
+        session,
+        actor=user,
+        action="match.requested",
+        entity="match",
+        entity_id=match.id,
+        listing_id=listing.id,
+        partner_id=partner.id,
+    )
     return match
 
 
@@ -71,7 +86,7 @@ def get_match(session: Session, user: User, match_id: int, *, for_update: bool =
 def _partners_match(session: Session, user: User, match_id: int) -> Match:
     match = get_match(session, user, match_id, for_update=True)
     if user.role != Role.PARTNER.value:
-        raise NotFound(f"Match {match_id} does not exist or is not yours.")
+        raise PermissionDenied("Only the partner of a match can accept, decline or confirm it.")
     return match
 
 
@@ -85,8 +100,9 @@ def next_pickup_date(partner: Partner, listing: Listing, *, today: date | None =
     raise Conflict(f"{partner.name} has no pickup day within the listing's availability window.")
 
 
-def reserve_capacity(session: Session, *, partner_id: int, material: str, week: date, kg: Decimal,
-                     capacity: Decimal) -> None:
+def reserve_capacity(
+    session: Session, *, partner_id: int, material: str, week: date, kg: Decimal, capacity: Decimal
+) -> None:
     """Add ``kg`` to the week's reservation unless that would exceed ``capacity`` (one conditional update)."""
     values = {"partner_id": partner_id, "material": material, "week_start": week, "reserved_kg": Decimal(0)}
     dialect = session.get_bind().dialect.name
@@ -96,49 +112,72 @@ def reserve_capacity(session: Session, *, partner_id: int, material: str, week: 
         session.execute(sqlite_insert(CapacityReservation).values(**values).on_conflict_do_nothing())
     else:  # pragma: no cover - other backends are not supported
         session.execute(insert(CapacityReservation).values(**values))
-    key = (CapacityReservation.partner_id == partner_id, CapacityReservation.material == material,
-           CapacityReservation.week_start == week)
-    result = session.execute(update(CapacityReservation).where(*key)
-                             .where(CapacityReservation.reserved_kg + kg <= capacity)
-                             .values(reserved_kg=CapacityReservation.reserved_kg + kg))
+    key = (
+        CapacityReservation.partner_id == partner_id,
+        CapacityReservation.material == material,
+        CapacityReservation.week_start == week,
+    )
+    result = session.execute(
+        update(CapacityReservation)
+        .where(*key)
+        .where(CapacityReservation.reserved_kg + kg <= capacity)
+        .values(reserved_kg=CapacityReservation.reserved_kg + kg)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         left = capacity - (session.scalar(select(CapacityReservation.reserved_kg).where(*key)) or Decimal(0))
-        raise Conflict(f"Not enough capacity left for {material} in the week of {week.isoformat()}: "
-                       f"{left} kg left, {kg} kg needed.", details={"capacity_left_kg": str(left)})
+        raise Conflict(
+            f"Not enough capacity left for {material} in the week of {week.isoformat()}: "
+            f"{left} kg left, {kg} kg needed.",
+            details={"capacity_left_kg": str(left)},
+        )
 
 
 def release_capacity(session: Session, match: Match) -> None:
     if match.reservation_week is None:
         return
-    session.execute(update(CapacityReservation)
-                    .where(CapacityReservation.partner_id == match.partner_id,
-                           CapacityReservation.material == match.material,
-                           CapacityReservation.week_start == match.reservation_week)
-                    .values(reserved_kg=CapacityReservation.reserved_kg - match.reserved_kg))
+    session.execute(
+        update(CapacityReservation)
+        .where(
+            CapacityReservation.partner_id == match.partner_id,
+            CapacityReservation.material == match.material,
+            CapacityReservation.week_start == match.reservation_week,
+        )
+        .values(reserved_kg=CapacityReservation.reserved_kg - match.reserved_kg)
+    )
     match.reservation_week = None
 
 
 def accept(session: Session, user: User, match_id: int, *, pickup_date: date | None = None) -> Match:
     match = _partners_match(session, user, match_id)
     check_match_transition(match.status, MatchStatus.ACCEPTED)
-    listing = session.scalar(select(Listing).where(Listing.id == match.listing_id).with_for_update())
+    listing = session.scalar(select(Listing).where(Listing.id == match.listing_id).with_for_update(of=Listing))
     assert listing is not None
     offer = offer_for(match.partner, listing.material)
     if offer is None:
         raise Conflict(f"You no longer list a price for {listing.material}; update your materials first.")
     day = pickup_date or next_pickup_date(match.partner, listing)
     if not listing.available_from.date() <= day <= listing.available_until.date():
-        raise InvalidInput("The pickup date must fall within the listing's availability window.",
-                           details={"field": "pickup_date"})
+        raise InvalidInput(
+            "The pickup date must fall within the listing's availability window.", details={"field": "pickup_date"}
+        )
     week = day - timedelta(days=day.weekday())
-    reserve_capacity(session, partner_id=match.partner_id, material=offer.material, week=week,
-                     kg=listing.estimated_kg, capacity=offer.weekly_capacity_kg)
+    reserve_capacity(
+        session,
+        partner_id=match.partner_id,
+        material=offer.material,
+        week=week,
+        kg=listing.estimated_kg,
+        capacity=offer.weekly_capacity_kg,
+    )
     match.status, match.accepted_at = MatchStatus.ACCEPTED.value, datetime.now(UTC)
     match.pickup_date, match.reservation_week, match.reserved_kg = day, week, listing.estimated_kg
     match.material = offer.material
     set_status(session, listing, ListingStatus.SCHEDULED)
-    for other in session.scalars(select(Match).where(Match.listing_id == listing.id, Match.id != match.id,
-                                                     Match.status == MatchStatus.PROPOSED.value)):
+    for other in session.scalars(
+        select(Match).where(
+            Match.listing_id == listing.id, Match.id != match.id, Match.status == MatchStatus.PROPOSED.value
+        )
+    ):
         other.status = MatchStatus.CANCELLED.value
     audit(session, actor=user, action="match.accepted", entity="match", entity_id=match.id, pickup=day.isoformat())
     return match
@@ -153,32 +192,53 @@ def decline(session: Session, user: User, match_id: int, *, reason: str | None =
     return match
 
 
-def collect(session: Session, user: User, match_id: int, *, weighed_kg: Decimal | float | str,
-            paid_cents: int | None = None) -> Match:
+def collect(
+    session: Session, user: User, match_id: int, *, weighed_kg: Decimal | float | str, paid_cents: int | None = None
+) -> Match:
     match = _partners_match(session, user, match_id)
     check_match_transition(match.status, MatchStatus.COLLECTED)
     kg = to_kg(weighed_kg, field="weighed_kg")
     if paid_cents is not None and not 0 <= paid_cents <= 100_000_000:
-        raise InvalidInput("paid_cents must be between 0 and 100,000,000 (S/ 1,000,000).",
-                           details={"field": "paid_cents"})
+        raise InvalidInput(
+            "paid_cents must be between 0 and 100,000,000 (S/ 1,000,000).", details={"field": "paid_cents"}
+        )
     paid = value_cents(kg=kg, cents_per_kg=match.agreed_price_cents_per_kg) if paid_cents is None else paid_cents
     match.status, match.weighed_kg, match.paid_cents = MatchStatus.COLLECTED.value, kg, paid
     match.collected_at = datetime.now(UTC)
     set_status(session, match.listing, ListingStatus.COLLECTED)
-    session.add(Feedback(user_id=user.id, kind="collection_outcome", listing_id=match.listing_id, match_id=match.id,
-                         predicted_material=match.listing.predicted_material,
-                         corrected_material=match.listing.material, model_version=match.listing.model_version,
-                         payload={"estimated_kg": str(match.listing.estimated_kg), "weighed_kg": str(kg),
-                                  "paid_cents": paid, "price_cents_per_kg": match.agreed_price_cents_per_kg}))
-    audit(session, actor=user, action="match.collected", entity="match", entity_id=match.id,
-          weighed_kg=str(kg), paid_cents=paid)
+    session.add(
+        Feedback(
+            user_id=user.id,
+            kind="collection_outcome",
+            listing_id=match.listing_id,
+            match_id=match.id,
+            predicted_material=match.listing.predicted_material,
+            corrected_material=match.listing.material,
+            model_version=match.listing.model_version,
+            payload={
+                "estimated_kg": str(match.listing.estimated_kg),
+                "weighed_kg": str(kg),
+                "paid_cents": paid,
+                "price_cents_per_kg": match.agreed_price_cents_per_kg,
+            },
+        )
+    )
+    audit(
+        session,
+        actor=user,
+        action="match.collected",
+        entity="match",
+        entity_id=match.id,
+        weighed_kg=str(kg),
+        paid_cents=paid,
+    )
     return match
 
 
 def cancel(session: Session, user: User, match_id: int) -> Match:
     match = get_match(session, user, match_id, for_update=True)
     if user.role not in (Role.PRODUCER.value, Role.PARTNER.value):
-        raise NotFound(f"Match {match_id} does not exist or is not yours.")
+        raise PermissionDenied("Only the producer or the partner of a match can cancel it.")
     check_match_transition(match.status, MatchStatus.CANCELLED)
     was_accepted = match.status == MatchStatus.ACCEPTED.value
     match.status = MatchStatus.CANCELLED.value
@@ -199,8 +259,7 @@ def _reopen_if_orphan(session: Session, listing: Listing) -> None:
 
 
 def release_active_matches(session: Session, listing: Listing, *, reason: str) -> None:
-    for match in session.scalars(select(Match).where(Match.listing_id == listing.id,
-                                                     Match.status.in_(ACTIVE_MATCH))):
+    for match in session.scalars(select(Match).where(Match.listing_id == listing.id, Match.status.in_(ACTIVE_MATCH))):
         release_capacity(session, match)
         match.status, match.decline_reason = MatchStatus.CANCELLED.value, reason
 
@@ -226,6 +285,13 @@ def contact_visible(session: Session, user: User, listing: Listing) -> bool:
     if user.role != Role.PARTNER.value:
         return False
     partner = my_partner(session, user)
-    return session.scalar(select(Match.id).where(
-        Match.listing_id == listing.id, Match.partner_id == partner.id,
-        Match.status.in_((MatchStatus.ACCEPTED.value, MatchStatus.COLLECTED.value)))) is not None
+    return (
+        session.scalar(
+            select(Match.id).where(
+                Match.listing_id == listing.id,
+                Match.partner_id == partner.id,
+                Match.status.in_((MatchStatus.ACCEPTED.value, MatchStatus.COLLECTED.value)),
+            )
+        )
+        is not None
+    )

@@ -26,13 +26,13 @@ def _register_heif() -> None:
 def check_image(data: bytes, *, content_type: str | None, limits: UploadSettings) -> str:
     """The file extension for an acceptable photo; a clear 4xx error for anything else."""
     if len(data) > limits.max_bytes:
-        raise PayloadTooLarge(
-            f"The photo is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB.")
+        raise PayloadTooLarge(f"The photo is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB.")
     if not data:
         raise InvalidInput("The uploaded file is empty.", details={"field": "file"})
     if content_type and content_type.split(";")[0].strip().lower() not in ACCEPTED_TYPES:
         raise UnsupportedMediaType(
-            f"Files of type '{content_type}' are not accepted; send a JPEG, PNG, WebP or HEIC photo.")
+            f"Files of type '{content_type}' are not accepted; send a JPEG, PNG, WebP or HEIC photo."
+        )
     _register_heif()
     try:
         with warnings.catch_warnings():
@@ -41,20 +41,23 @@ def check_image(data: bytes, *, content_type: str | None, limits: UploadSettings
                 fmt = img.format or ""
                 if fmt not in ACCEPTED_FORMATS:
                     raise UnsupportedMediaType(
-                        f"'{fmt or 'unknown'}' images are not accepted; send a JPEG, PNG, WebP or HEIC photo.")
+                        f"'{fmt or 'unknown'}' images are not accepted; send a JPEG, PNG, WebP or HEIC photo."
+                    )
                 if img.width * img.height > limits.max_pixels:
                     raise InvalidInput(
                         f"The photo has {img.width}×{img.height} pixels, more than the "
-                        f"{limits.max_pixels / 1e6:.0f} megapixels allowed.", details={"field": "file"})
+                        f"{limits.max_pixels / 1e6:.0f} megapixels allowed.",
+                        details={"field": "file"},
+                    )
                 img.load()
     except UnidentifiedImageError as exc:
-        raise UnsupportedMediaType("The file is not an image we can read; send a JPEG, PNG, WebP or HEIC "
-                                   "photo.") from exc
+        raise UnsupportedMediaType(
+            "The file is not an image we can read; send a JPEG, PNG, WebP or HEIC photo."
+        ) from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise InvalidInput("The image is too large to decode safely.", details={"field": "file"}) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput("The photo is damaged or incomplete and cannot be read.",
-                           details={"field": "file"}) from exc
+        raise InvalidInput("The photo is damaged or incomplete and cannot be read.", details={"field": "file"}) from exc
     return ACCEPTED_FORMATS[fmt]
 
 

@@ -30,8 +30,9 @@ class MaterialOffer:
 def get_district(session: Session, ubigeo: str) -> District:
     district = session.get(District, ubigeo)
     if district is None:
-        raise InvalidInput(f"Unknown district UBIGEO '{ubigeo}'. Look it up at /v1/districts?q=name.",
-                           details={"field": "ubigeo"})
+        raise InvalidInput(
+            f"Unknown district UBIGEO '{ubigeo}'. Look it up at /v1/districts?q=name.", details={"field": "ubigeo"}
+        )
     return district
 
 
@@ -39,21 +40,39 @@ def _location(session: Session, ubigeo: str, lat: float | None, lon: float | Non
     district = get_district(session, ubigeo)
     if lat is None or lon is None:
         if district.latitude is None or district.longitude is None:
-            raise InvalidInput(f"District {ubigeo} has no known coordinates; give latitude and longitude.",
-                               details={"field": "lat/lon"})
+            raise InvalidInput(
+                f"District {ubigeo} has no known coordinates; give latitude and longitude.",
+                details={"field": "lat/lon"},
+            )
         return district.latitude, district.longitude
     point = validate_in_peru(lat, lon)
     return point.lat, point.lon
 
 
-def create_producer(session: Session, user: User, *, name: str, kind: ProducerKind, ubigeo: str,
-                    lat: float | None, lon: float | None, address: str | None) -> Producer:
+def create_producer(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    kind: ProducerKind,
+    ubigeo: str,
+    lat: float | None,
+    lon: float | None,
+    address: str | None,
+) -> Producer:
     require_role(user, Role.PRODUCER)
     if session.scalar(select(Producer.id).where(Producer.user_id == user.id)) is not None:
         raise Conflict("You already have a producer profile; change it with PATCH /v1/producers/me.")
     lat, lon = _location(session, ubigeo, lat, lon)
-    producer = Producer(user_id=user.id, name=name.strip() or user.display_name, kind=kind.value, ubigeo=ubigeo,
-                        latitude=lat, longitude=lon, address=address)
+    producer = Producer(
+        user_id=user.id,
+        name=name.strip() or user.display_name,
+        kind=kind.value,
+        ubigeo=ubigeo,
+        latitude=lat,
+        longitude=lon,
+        address=address,
+    )
     session.add(producer)
     session.flush()
     audit(session, actor=user, action="producer.created", entity="producer", entity_id=producer.id)
@@ -68,8 +87,17 @@ def my_producer(session: Session, user: User) -> Producer:
     return producer
 
 
-def update_producer(session: Session, user: User, *, name: str | None, kind: ProducerKind | None,
-                    ubigeo: str | None, lat: float | None, lon: float | None, address: str | None) -> Producer:
+def update_producer(
+    session: Session,
+    user: User,
+    *,
+    name: str | None,
+    kind: ProducerKind | None,
+    ubigeo: str | None,
+    lat: float | None,
+    lon: float | None,
+    address: str | None,
+) -> Producer:
     producer = my_producer(session, user)
     if ubigeo is not None or lat is not None or lon is not None:
         producer.latitude, producer.longitude = _location(session, ubigeo or producer.ubigeo, lat, lon)
@@ -95,8 +123,10 @@ def _pickup_days(days: list[str]) -> str:
     cleaned = [d.strip().lower()[:3] for d in days]
     bad = [d for d in cleaned if d not in WEEKDAYS]
     if bad or not cleaned:
-        raise InvalidInput(f"Pickup days must be among {', '.join(WEEKDAYS)} (got {', '.join(days) or 'none'}).",
-                           details={"field": "pickup_days"})
+        raise InvalidInput(
+            f"Pickup days must be among {', '.join(WEEKDAYS)} (got {', '.join(days) or 'none'}).",
+            details={"field": "pickup_days"},
+        )
     return ",".join(d for d in WEEKDAYS if d in cleaned)
 
 
@@ -108,10 +138,14 @@ def _offers(offers: list[MaterialOffer]) -> list[PartnerMaterial]:
         if offer.material in seen:
             raise InvalidInput(f"Material '{offer.material}' is listed twice.", details={"field": "materials"})
         seen.add(offer.material)
-        rows.append(PartnerMaterial(
-            material=offer.material, price_cents_per_kg=validate_price_cents(offer.price_cents_per_kg),
-            min_kg=to_kg(offer.min_kg, field="min_kg", allow_zero=True),
-            weekly_capacity_kg=to_kg(offer.weekly_capacity_kg, field="weekly_capacity_kg")))
+        rows.append(
+            PartnerMaterial(
+                material=offer.material,
+                price_cents_per_kg=validate_price_cents(offer.price_cents_per_kg),
+                min_kg=to_kg(offer.min_kg, field="min_kg", allow_zero=True),
+                weekly_capacity_kg=to_kg(offer.weekly_capacity_kg, field="weekly_capacity_kg"),
+            )
+        )
     return rows
 
 
@@ -121,16 +155,35 @@ def _radius(radius_km: float) -> float:
     return radius_km
 
 
-def create_partner(session: Session, user: User, *, name: str, kind: PartnerKind, ubigeo: str,
-                   lat: float | None, lon: float | None, service_radius_km: float, pickup_days: list[str],
-                   materials: list[MaterialOffer], description: str | None = None) -> Partner:
+def create_partner(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    kind: PartnerKind,
+    ubigeo: str,
+    lat: float | None,
+    lon: float | None,
+    service_radius_km: float,
+    pickup_days: list[str],
+    materials: list[MaterialOffer],
+    description: str | None = None,
+) -> Partner:
     require_role(user, Role.PARTNER)
     if session.scalar(select(Partner.id).where(Partner.user_id == user.id)) is not None:
         raise Conflict("You already have a partner profile; change it with PATCH /v1/partners/me.")
     lat, lon = _location(session, ubigeo, lat, lon)
-    partner = Partner(user_id=user.id, name=name.strip() or user.display_name, kind=kind.value, ubigeo=ubigeo,
-                      latitude=lat, longitude=lon, service_radius_km=_radius(service_radius_km),
-                      pickup_days=_pickup_days(pickup_days), description=description)
+    partner = Partner(
+        user_id=user.id,
+        name=name.strip() or user.display_name,
+        kind=kind.value,
+        ubigeo=ubigeo,
+        latitude=lat,
+        longitude=lon,
+        service_radius_km=_radius(service_radius_km),
+        pickup_days=_pickup_days(pickup_days),
+        description=description,
+    )
     partner.materials = _offers(materials)
     session.add(partner)
     session.flush()
@@ -146,10 +199,19 @@ def my_partner(session: Session, user: User) -> Partner:
     return partner
 
 
-def update_partner(session: Session, user: User, *, name: str | None = None, ubigeo: str | None = None,
-                   lat: float | None = None, lon: float | None = None, service_radius_km: float | None = None,
-                   pickup_days: list[str] | None = None, materials: list[MaterialOffer] | None = None,
-                   description: str | None = None) -> Partner:
+def update_partner(
+    session: Session,
+    user: User,
+    *,
+    name: str | None = None,
+    ubigeo: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    service_radius_km: float | None = None,
+    pickup_days: list[str] | None = None,
+    materials: list[MaterialOffer] | None = None,
+    description: str | None = None,
+) -> Partner:
     partner = my_partner(session, user)
     if ubigeo is not None or lat is not None or lon is not None:
         partner.latitude, partner.longitude = _location(session, ubigeo or partner.ubigeo or "", lat, lon)
@@ -176,8 +238,9 @@ def get_partner(session: Session, partner_id: int) -> Partner:
     return partner
 
 
-def list_partners(session: Session, *, material: str | None, ubigeo: str | None, limit: int,
-                  offset: int) -> Page[Partner]:
+def list_partners(
+    session: Session, *, material: str | None, ubigeo: str | None, limit: int, offset: int
+) -> Page[Partner]:
     stmt = select(Partner).order_by(Partner.id)
     if material is not None:
         get_material(material)

@@ -12,12 +12,15 @@ from ayni.services._common import Page, paginate
 from ayni.storage.tables import District
 
 
-def search_districts(session: Session, *, q: str | None, departamento: str | None, provincia: str | None,
-                     limit: int, offset: int) -> Page[District]:
+def search_districts(
+    session: Session, *, q: str | None, departamento: str | None, provincia: str | None, limit: int, offset: int
+) -> Page[District]:
     stmt = select(District).order_by(District.departamento, District.provincia, District.distrito)
     if q:
         like = f"%{_fold(q)}%"
-        stmt = stmt.where(or_(District.distrito.like(like), District.provincia.like(like), District.ubigeo == q.strip()))
+        stmt = stmt.where(
+            or_(District.distrito.like(like), District.provincia.like(like), District.ubigeo == q.strip())
+        )
     if departamento:
         stmt = stmt.where(District.departamento == departamento.strip().upper())
     if provincia:

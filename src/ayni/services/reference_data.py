@@ -60,8 +60,11 @@ def load_reference_data(session: Session, data_dir: Path, *, force: bool = False
         result.skipped = True
         return result
     _replace(session, districts, generation, composition, materials)
-    result.loaded = {"districts": len(districts), "waste_generation": len(generation),
-                     "waste_composition": len(composition) * len(materials)}
+    result.loaded = {
+        "districts": len(districts),
+        "waste_generation": len(generation),
+        "waste_composition": len(composition) * len(materials),
+    }
     return result
 
 
@@ -73,22 +76,33 @@ def _only_known(frame: pd.DataFrame, known: set[str], report: Report) -> pd.Data
 
 
 def _already_loaded(session: Session, n_districts: int, n_generation: int, n_composition: int) -> bool:
-    counts = (session.scalar(select(func.count()).select_from(District)),
-              session.scalar(select(func.count()).select_from(WasteGeneration)),
-              session.scalar(select(func.count()).select_from(WasteComposition)))
+    counts = (
+        session.scalar(select(func.count()).select_from(District)),
+        session.scalar(select(func.count()).select_from(WasteGeneration)),
+        session.scalar(select(func.count()).select_from(WasteComposition)),
+    )
     return counts == (n_districts, n_generation, n_composition)
 
 
-def _replace(session: Session, districts: pd.DataFrame, generation: pd.DataFrame, composition: pd.DataFrame,
-             materials: list[str]) -> None:
+def _replace(
+    session: Session, districts: pd.DataFrame, generation: pd.DataFrame, composition: pd.DataFrame, materials: list[str]
+) -> None:
     session.execute(delete(WasteComposition))
     session.execute(delete(WasteGeneration))
     existing = set(session.scalars(select(District.ubigeo)))
     rows = [
-        {"ubigeo": r.ubigeo, "departamento": r.departamento, "provincia": r.provincia, "distrito": r.distrito,
-         "region_natural": _none(r.region_natural), "latitude": _none(r.latitude), "longitude": _none(r.longitude),
-         "pop_total": _int(r.pop_total_2023), "pop_urban": _int(r.pop_urban_2023),
-         "in_minam_2023": bool(r.in_minam_2023)}
+        {
+            "ubigeo": r.ubigeo,
+            "departamento": r.departamento,
+            "provincia": r.provincia,
+            "distrito": r.distrito,
+            "region_natural": _none(r.region_natural),
+            "latitude": _none(r.latitude),
+            "longitude": _none(r.longitude),
+            "pop_total": _int(r.pop_total_2023),
+            "pop_urban": _int(r.pop_urban_2023),
+            "in_minam_2023": bool(r.in_minam_2023),
+        }
         for r in districts.itertuples(index=False)
     ]
     new = [r for r in rows if r["ubigeo"] not in existing]
@@ -96,8 +110,16 @@ def _replace(session: Session, districts: pd.DataFrame, generation: pd.DataFrame
         session.execute(insert(District), new)
     for r in (r for r in rows if r["ubigeo"] in existing):
         session.execute(update(District).where(District.ubigeo == r["ubigeo"]).values(**r))
-    gen_cols = ["ubigeo", "year", "pop_urban", "gpc_dom_kg_hab_day", "dom_t_year", "non_dom_t_year", "mun_t_year",
-                "qa_flags"]
+    gen_cols = [
+        "ubigeo",
+        "year",
+        "pop_urban",
+        "gpc_dom_kg_hab_day",
+        "dom_t_year",
+        "non_dom_t_year",
+        "mun_t_year",
+        "qa_flags",
+    ]
     gen = generation[gen_cols].astype(object).where(generation[gen_cols].notna(), None)
     session.execute(insert(WasteGeneration), _records(gen))
     long = composition.melt(id_vars=["ubigeo", "year"], value_vars=materials, var_name="material", value_name="t_year")

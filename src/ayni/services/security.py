@@ -9,24 +9,26 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ayni.errors import InvalidInput
+from ayni.settings import AuthSettings
 
 _HASHER = PasswordHasher()
 
 
-def hash_password(password: str, *, min_length: int = 10) -> str:
-    check_password_rules(password, min_length=min_length)
-    return _HASHER.hash(password)
+def hash_password(password: str, *, settings: AuthSettings) -> str:
+    check_password_rules(password, min_length=settings.min_password_length)
+    hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+    return hasher.hash(password)
 
 
 def check_password_rules(password: str, *, min_length: int) -> None:
     if len(password) < min_length:
-        raise InvalidInput(f"The password must have at least {min_length} characters.",
-                           details={"field": "password"})
+        raise InvalidInput(f"The password must have at least {min_length} characters.", details={"field": "password"})
     if len(password) > 256:
         raise InvalidInput("The password must have at most 256 characters.", details={"field": "password"})
     if password.isdigit() or password.isalpha() and password.lower() == password:
-        raise InvalidInput("The password must mix letters with digits, capitals or symbols.",
-                           details={"field": "password"})
+        raise InvalidInput(
+            "The password must mix letters with digits, capitals or symbols.", details={"field": "password"}
+        )
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -133,7 +133,7 @@ class Producer(Base):
     longitude: Mapped[float] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
 class Partner(Base):
@@ -149,7 +149,7 @@ class Partner(Base):
     pickup_days: Mapped[str] = mapped_column(String(40))  # "mon,wed,fri"
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     materials: Mapped[list[PartnerMaterial]] = relationship(
         back_populates="partner", cascade="all, delete-orphan", lazy="selectin", order_by="PartnerMaterial.material"
     )
@@ -200,7 +200,7 @@ class Listing(Base):
     longitude: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    producer: Mapped[Producer] = relationship(lazy="joined")
+    producer: Mapped[Producer] = relationship(lazy="joined", innerjoin=True)
     __table_args__ = (
         CheckConstraint("estimated_kg > 0", name="kg_pos"),
         CheckConstraint("available_until > available_from", name="window"),
@@ -226,8 +226,8 @@ class Match(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    listing: Mapped[Listing] = relationship(lazy="joined")
-    partner: Mapped[Partner] = relationship(lazy="joined")
+    listing: Mapped[Listing] = relationship(lazy="joined", innerjoin=True)
+    partner: Mapped[Partner] = relationship(lazy="joined", innerjoin=True)
     __table_args__ = (
         UniqueConstraint("listing_id", "partner_id", name="uq_matches_listing_partner"),
         CheckConstraint("paid_cents is null or paid_cents >= 0", name="paid_nonneg"),

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ayni.errors import InvalidInput
-from ayni.vision.head import softmax
+from ayni.vision.meta import softmax
 
 
 class TemperatureScaler(BaseEstimator):

@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from rich.progress import Progress
 from sklearn.metrics import f1_score
 
 from ayni.domain.materials import CLASSES
 from ayni.vision._plots import confusion_png, reliability_png
 from ayni.vision.calibrate import accepted_precision_coverage
-from ayni.vision.data import TRASHNET_CLASSES, ImageRecord, kaggle_test_index, read_manifest, \
-    trashnet_official_split
+from ayni.vision.data import TRASHNET_CLASSES, ImageRecord, kaggle_test_index, read_manifest, trashnet_official_split
 from ayni.vision.features import cached_embeddings
-from ayni.vision.head import LinearHead, softmax
+from ayni.vision.head import LinearHead
+from ayni.vision.meta import softmax
 from ayni.vision.metrics import classification_report, report_markdown
-from ayni.vision.network import build_pretrained
+from ayni.vision.network import build_pretrained, channels_last
 from ayni.vision.predict import Classifier
 from ayni.vision.preprocess import PreprocessParams
 
@@ -67,7 +66,7 @@ def evaluate_trashnet_official(data_dir: Path, *, cache_dir: Path,
                                random_state: int = 20261122) -> dict[str, Any]:
     """(b): fast-mode recipe on TrashNet's own train/val/test split files (6 classes)."""
     recs = trashnet_official_split(data_dir)
-    backbone = build_pretrained().eval().to(memory_format=torch.channels_last)
+    backbone = channels_last(build_pretrained().eval())
     emb = cached_embeddings(backbone, data_dir, [r.path for r in recs], params=PreprocessParams(),
                             cache_dir=cache_dir, description="(b) TrashNet split")
     y = np.asarray([r.label for r in recs])

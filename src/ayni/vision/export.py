@@ -7,56 +7,18 @@ int8 copy; it is shipped only if its accuracy stays within 0.5 point of the floa
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from ayni.domain.materials import CLASSES
 from ayni.vision.head import LinearHead
+from ayni.vision.meta import INPUT_NAME, META_FILE, OUTPUT_NAME, ModelMetadata
 from ayni.vision.network import FEATURE_DIM, EfficientNetLite0
-from ayni.vision.preprocess import PreprocessParams
 
 log = logging.getLogger(__name__)
-
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-MODEL_FILE = "model.onnx"
-META_FILE = "model.json"
-INPUT_NAME = "image"
-OUTPUT_NAME = "logits"
-
-
-@dataclass(slots=True)
-class ModelMetadata:
-    """What a served model needs besides its weights; saved as JSON next to the ONNX file."""
-
-    version: str
-    classes: list[str]
-    temperature: float
-    threshold: float
-    preprocessing: dict[str, Any]
-    architecture: str = "efficientnet-lite0"
-    mode: str = "fast"
-    metrics: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({k: getattr(self, k) for k in self.__dataclass_fields__}, indent=2,
-                          sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelMetadata:
-        raw = json.loads(text)
-        return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
-
-    @property
-    def params(self) -> PreprocessParams:
-        return PreprocessParams.from_dict(self.preprocessing)
-
 
 def attach_head(backbone: EfficientNetLite0, head: LinearHead) -> EfficientNetLite0:
     """Put a fitted ``LinearHead`` in place of the ImageNet classifier (in place; returns it)."""
@@ -70,7 +32,7 @@ def attach_head(backbone: EfficientNetLite0, head: LinearHead) -> EfficientNetLi
 
 def export_onnx(model: torch.nn.Module, path: Path, *, size: int = 224, opset: int = 17) -> Path:
     """Export ``model`` (N, 3, size, size) → logits to ONNX with a dynamic batch axis."""
-    model = model.eval().to(memory_format=torch.contiguous_format)
+    model = model.eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, size, size)
     torch.onnx.export(model, (dummy,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],

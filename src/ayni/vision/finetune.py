@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from ayni.domain.materials import CLASSES
 from ayni.vision.augment import augment
 from ayni.vision.data import ImageRecord
-from ayni.vision.network import EfficientNetLite0
+from ayni.vision.network import EfficientNetLite0, channels_last
 from ayni.vision.preprocess import PreprocessParams, decode_image, image_to_array
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def finetune(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: Trai
                          p_background=cfg.p_background)
     gen = torch.Generator().manual_seed(cfg.random_state)
     loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True)
-    model = model.to(device).to(memory_format=torch.channels_last)
+    model = channels_last(model.to(device))
     for i, block in enumerate(model._blocks):
         block.requires_grad_(i >= cfg.freeze_blocks)
     if cfg.freeze_blocks > 0:

@@ -10,6 +10,9 @@ head exports as one ``Linear`` layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -18,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ayni.domain.materials import CLASSES
 from ayni.errors import InvalidInput
 from ayni.vision.data import RECYCLABLE
+from ayni.vision.meta import softmax
 
 
 class LinearHead(ClassifierMixin, BaseEstimator):
@@ -70,7 +74,8 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             loss.backward()
             return loss
 
-        opt.step(closure)
+        with _one_thread():  # tiny ops: thread hand-offs cost more than they save
+            opt.step(closure)
         w = lin.weight.detach().numpy() / scale
         self.coef_ = w.astype(np.float32)
         self.intercept_ = (lin.bias.detach().numpy() - w @ mean).astype(np.float32)
@@ -97,14 +102,18 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         return softmax(self.decision_function(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.decision_function(X).argmax(1)]
+        scores = self.decision_function(X)
+        return self.classes_[scores.argmax(1)]
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _check_X(X: np.ndarray, n_features: int | None = None) -> np.ndarray:

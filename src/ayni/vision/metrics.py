@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 
-def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
+def classification_report(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] | np.ndarray,
                           labels: Sequence[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
     yt, yp = np.asarray(y_true), np.asarray(y_pred)

@@ -139,3 +139,8 @@ def build_pretrained(*, num_classes: int = 1000, weights: Path | None = None) ->
     if num_classes != 1000:
         model._fc = nn.Linear(FEATURE_DIM, num_classes)
     return model
+
+
+def channels_last(model: EfficientNetLite0) -> EfficientNetLite0:
+    """The model with its weights in channels_last memory format (faster convolutions on CPU)."""
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]

@@ -26,16 +26,10 @@ from ayni.vision.data import (
     read_manifest,
     write_manifest,
 )
-from ayni.vision.export import (
-    META_FILE,
-    MODEL_FILE,
-    ModelMetadata,
-    export_onnx,
-    quantize_int8,
-    write_metadata,
-)
+from ayni.vision.export import export_onnx, quantize_int8, write_metadata
 from ayni.vision.features import cached_embeddings, load_batch
-from ayni.vision.network import build_pretrained
+from ayni.vision.meta import META_FILE, MODEL_FILE, ModelMetadata
+from ayni.vision.network import build_pretrained, channels_last
 from ayni.vision.preprocess import PreprocessParams
 from ayni.vision.splits import SplitReport, dhash_files, make_split
 from ayni.vision.train import TrainConfig, TrainResult, train_fast, train_full
@@ -49,7 +43,7 @@ def run_split(data_dir: Path, manifest: Path, *, cache_dir: Path, hash_distance:
     records = build_index(data_dir)
     paths = [r.path for r in records]
     hashes = dhash_files(data_dir, paths)
-    backbone = build_pretrained().eval().to(memory_format=torch.channels_last)
+    backbone = channels_last(build_pretrained().eval())
     emb = cached_embeddings(backbone, data_dir, paths, params=PreprocessParams(), cache_dir=cache_dir,
                             description="embed pool")
     out, groups, report = make_split(records, hashes, emb, hash_distance=hash_distance, cosine=cosine,

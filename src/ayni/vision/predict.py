@@ -19,8 +19,7 @@ import numpy as np
 
 from ayni.domain.materials import CLASSES, Verdict, get_material
 from ayni.errors import ModelUnavailable
-from ayni.vision.export import ASSETS_DIR, META_FILE, MODEL_FILE, ModelMetadata
-from ayni.vision.head import softmax
+from ayni.vision.meta import ASSETS_DIR, META_FILE, MODEL_FILE, ModelMetadata, softmax
 from ayni.vision.preprocess import PreprocessParams, preprocess
 
 log = logging.getLogger(__name__)

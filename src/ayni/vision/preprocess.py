@@ -115,8 +115,8 @@ def _decode(data: bytes, params: PreprocessParams) -> Image.Image:
     if fmt == "JPEG":
         img.draft("RGB", (params.size * 2, params.size * 2))
     img.load()
-    img = ImageOps.exif_transpose(img)
-    return _to_rgb(img, params.background)
+    upright: Image.Image = ImageOps.exif_transpose(img)
+    return _to_rgb(upright, params.background)
 
 
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
@@ -133,9 +133,10 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 def image_to_array(img: Image.Image, *, params: PreprocessParams = PreprocessParams()) -> np.ndarray:
     """Resize an RGB image to ``size``×``size`` and normalise it: float32 (3, size, size)."""
     resized = img.resize((params.size, params.size), _RESAMPLE[params.resample])
-    arr = np.asarray(resized, dtype=np.float32) / 255.0
-    arr = (arr - np.asarray(params.mean, dtype=np.float32)) / np.asarray(params.std, dtype=np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+    arr = np.asarray(resized, dtype=np.float32) / np.float32(255.0)
+    mean = np.asarray(params.mean, dtype=np.float32)
+    std = np.asarray(params.std, dtype=np.float32)
+    return np.ascontiguousarray(((arr - mean) / std).transpose(2, 0, 1), dtype=np.float32)
 
 
 def preprocess(data: bytes, *, params: PreprocessParams = PreprocessParams()) -> np.ndarray:

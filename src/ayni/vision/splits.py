@@ -140,7 +140,10 @@ def make_split(records: Sequence[ImageRecord], hashes: np.ndarray, embeddings: n
     groups = group_ids(len(records), pairs)
     out = assign_splits(records, groups, random_state=random_state)
     sizes = Counter(groups.tolist())
-    cross = sum(1 for g in sizes if len({records[i].label for i in np.nonzero(groups == g)[0]}) > 1)
+    labels_of: dict[int, set[str]] = defaultdict(set)
+    for r, g in zip(records, groups.tolist(), strict=True):
+        labels_of[g].add(r.label)
+    cross = sum(1 for labels in labels_of.values() if len(labels) > 1)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SPLITS, 0))
     for r in out:
         counts[r.label][r.split] += 1

@@ -24,9 +24,10 @@ from ayni.vision.calibrate import TemperatureScaler, choose_threshold, expected_
 from ayni.vision.data import RECYCLABLE, ImageRecord
 from ayni.vision.export import attach_head
 from ayni.vision.features import cached_embeddings, embed_files
-from ayni.vision.head import LinearHead, softmax
+from ayni.vision.head import LinearHead
+from ayni.vision.meta import softmax
 from ayni.vision.metrics import classification_report
-from ayni.vision.network import EfficientNetLite0, build_pretrained
+from ayni.vision.network import EfficientNetLite0, build_pretrained, channels_last
 from ayni.vision.preprocess import PreprocessParams
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def calibrate_and_score(val_logits: np.ndarray, y_val: np.ndarray, test_logits: 
 def train_fast(records: Sequence[ImageRecord], cfg: TrainConfig) -> TrainResult:
     """Frozen ImageNet backbone, embeddings cached, linear head; minutes on CPU."""
     torch.manual_seed(cfg.random_state)
-    backbone = build_pretrained().eval().to(memory_format=torch.channels_last)
+    backbone = channels_last(build_pretrained().eval())
     emb: dict[str, np.ndarray] = {}
     for split in ("train", "val", "test"):
         recs = split_records(records, split)

@@ -12,16 +12,30 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
 def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> UserPublic:
-    user = auth.register(session, email=body.email, password=body.password, role=Role(body.role),
-                         display_name=body.display_name, phone=body.phone, locale=body.locale, settings=settings.auth)
+    user = auth.register(
+        session,
+        email=body.email,
+        password=body.password,
+        role=Role(body.role),
+        display_name=body.display_name,
+        phone=body.phone,
+        locale=body.locale,
+        settings=settings.auth,
+    )
     return UserPublic.model_validate(user)
 
 
 @router.post("/login")
 def login(body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep) -> TokenPublic:
     user, token = auth.login(session, email=body.email, password=body.password, kind="bearer", settings=settings.auth)
-    response.set_cookie(settings.auth.cookie_name, token, httponly=True, samesite="lax",
-                        secure=settings.auth.cookie_secure, max_age=settings.auth.token_ttl_hours * 3600)
+    response.set_cookie(
+        settings.auth.cookie_name,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.auth.cookie_secure,
+        max_age=settings.auth.token_ttl_hours * 3600,
+    )
     return TokenPublic(access_token=token, user=UserPublic.model_validate(user))
 
 

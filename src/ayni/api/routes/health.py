@@ -18,13 +18,14 @@ def readyz(request: Request) -> JSONResponse:
     """Readiness: the database answers and the classifier is loaded."""
     checks: dict[str, str] = {}
     try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("select 1"))
+        with request.app.state.session_factory() as session:
+            session.execute(text("select 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(exc).__name__}"
     classifier = getattr(request.app.state, "classifier", None)
     checks["classifier"] = "ok" if classifier is not None else "not loaded"
     ready = checks["database"] == "ok"
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )

@@ -27,21 +27,36 @@ def to_public(session: Session, user: User, listing: Listing) -> ListingPublic:
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep) -> ListingPublic:
     listing = listings.create_listing(
-        session, user, material=body.material, estimated_kg=body.estimated_kg, available_from=body.available_from,
-        available_until=body.available_until, description=body.description,
-        predicted_material=body.predicted_material, predicted_confidence=body.predicted_confidence,
-        model_version=body.model_version)
+        session,
+        user,
+        material=body.material,
+        estimated_kg=body.estimated_kg,
+        available_from=body.available_from,
+        available_until=body.available_until,
+        description=body.description,
+        predicted_material=body.predicted_material,
+        predicted_confidence=body.predicted_confidence,
+        model_version=body.model_version,
+    )
     return to_public(session, user, listing)
 
 
 @router.get("")
-def list_listings(user: CurrentUser, session: SessionDep, status: str | None = None, material: str | None = None,
-                  ubigeo: str | None = None, limit: int = Query(50, ge=1, le=200),
-                  offset: int = Query(0, ge=0)) -> Page[ListingPublic]:
-    page = listings.list_listings(session, user, status=status, material=material, ubigeo=ubigeo, limit=limit,
-                                  offset=offset)
-    return Page[ListingPublic](items=[to_public(session, user, x) for x in page.items], total=page.total,
-                               limit=page.limit, offset=page.offset)
+def list_listings(
+    user: CurrentUser,
+    session: SessionDep,
+    status: str | None = None,
+    material: str | None = None,
+    ubigeo: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> Page[ListingPublic]:
+    page = listings.list_listings(
+        session, user, status=status, material=material, ubigeo=ubigeo, limit=limit, offset=offset
+    )
+    return Page[ListingPublic](
+        items=[to_public(session, user, x) for x in page.items], total=page.total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/{listing_id}")
@@ -51,20 +66,38 @@ def get_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> List
 
 @router.patch("/{listing_id}")
 def update_listing(listing_id: int, body: ListingUpdate, user: CurrentUser, session: SessionDep) -> ListingPublic:
-    listing = listings.update_listing(session, user, listing_id, material=body.material,
-                                      estimated_kg=body.estimated_kg, description=body.description,
-                                      available_until=body.available_until)
+    listing = listings.update_listing(
+        session,
+        user,
+        listing_id,
+        material=body.material,
+        estimated_kg=body.estimated_kg,
+        description=body.description,
+        available_until=body.available_until,
+    )
     return to_public(session, user, listing)
 
 
 @router.put("/{listing_id}/photo")
-async def upload_photo(listing_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                       file: UploadFile = File(description="JPEG, PNG, WebP or HEIC photo")) -> ListingPublic:
+async def upload_photo(
+    listing_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: UploadFile = File(description="JPEG, PNG, WebP or HEIC photo"),
+) -> ListingPublic:
     data = await file.read(settings.upload.max_bytes + 1)
     if len(data) > settings.upload.max_bytes:
         raise PayloadTooLarge(f"The photo is larger than the {settings.upload.max_bytes / 1e6:.0f} MB limit.")
-    listing = listings.attach_photo(session, user, listing_id, data=data, content_type=file.content_type,
-                                    limits=settings.upload, media_dir=settings.media_path)
+    listing = listings.attach_photo(
+        session,
+        user,
+        listing_id,
+        data=data,
+        content_type=file.content_type,
+        limits=settings.upload,
+        media_dir=settings.media_path,
+    )
     return to_public(session, user, listing)
 
 

@@ -17,11 +17,20 @@ def request_pickup(listing_id: int, body: MatchCreate, user: CurrentUser, sessio
 
 
 @router.get("/matches")
-def list_matches(user: CurrentUser, session: SessionDep, status: str | None = None,
-                 limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)) -> Page[MatchPublic]:
+def list_matches(
+    user: CurrentUser,
+    session: SessionDep,
+    status: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> Page[MatchPublic]:
     page = matches.list_matches(session, user, status=status, limit=limit, offset=offset)
-    return Page[MatchPublic](items=[MatchPublic.model_validate(m) for m in page.items], total=page.total,
-                             limit=page.limit, offset=page.offset)
+    return Page[MatchPublic](
+        items=[MatchPublic.model_validate(m) for m in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get("/matches/{match_id}")
@@ -42,8 +51,9 @@ def decline(match_id: int, user: CurrentUser, session: SessionDep, body: Decline
 
 @router.post("/matches/{match_id}/collect")
 def collect(match_id: int, body: CollectRequest, user: CurrentUser, session: SessionDep) -> MatchPublic:
-    return MatchPublic.model_validate(matches.collect(session, user, match_id, weighed_kg=body.weighed_kg,
-                                                      paid_cents=body.paid_cents))
+    return MatchPublic.model_validate(
+        matches.collect(session, user, match_id, weighed_kg=body.weighed_kg, paid_cents=body.paid_cents)
+    )
 
 
 @router.post("/matches/{match_id}/cancel")

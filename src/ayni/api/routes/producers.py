@@ -13,8 +13,16 @@ router = APIRouter(prefix="/producers", tags=["producers"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_producer(body: ProducerCreate, user: CurrentUser, session: SessionDep) -> ProducerPrivate:
-    producer = profiles.create_producer(session, user, name=body.name, kind=body.kind, ubigeo=body.ubigeo,
-                                        lat=body.latitude, lon=body.longitude, address=body.address)
+    producer = profiles.create_producer(
+        session,
+        user,
+        name=body.name,
+        kind=body.kind,
+        ubigeo=body.ubigeo,
+        lat=body.latitude,
+        lon=body.longitude,
+        address=body.address,
+    )
     return ProducerPrivate.model_validate(producer)
 
 
@@ -25,8 +33,16 @@ def my_producer(user: CurrentUser, session: SessionDep) -> ProducerPrivate:
 
 @router.patch("/me")
 def update_producer(body: ProducerUpdate, user: CurrentUser, session: SessionDep) -> ProducerPrivate:
-    producer = profiles.update_producer(session, user, name=body.name, kind=body.kind, ubigeo=body.ubigeo,
-                                        lat=body.latitude, lon=body.longitude, address=body.address)
+    producer = profiles.update_producer(
+        session,
+        user,
+        name=body.name,
+        kind=body.kind,
+        ubigeo=body.ubigeo,
+        lat=body.latitude,
+        lon=body.longitude,
+        address=body.address,
+    )
     return ProducerPrivate.model_validate(producer)
 
 

@@ -12,13 +12,23 @@ router = APIRouter(tags=["reference"])
 
 
 @router.get("/districts")
-def list_districts(session: SessionDep, q: str | None = Query(None, max_length=80), departamento: str | None = None,
-                   provincia: str | None = None, limit: int = Query(50, ge=1, le=200),
-                   offset: int = Query(0, ge=0)) -> Page[DistrictPublic]:
-    page = reference.search_districts(session, q=q, departamento=departamento, provincia=provincia, limit=limit,
-                                      offset=offset)
-    return Page[DistrictPublic](items=[DistrictPublic.model_validate(d) for d in page.items], total=page.total,
-                                limit=page.limit, offset=page.offset)
+def list_districts(
+    session: SessionDep,
+    q: str | None = Query(None, max_length=80),
+    departamento: str | None = None,
+    provincia: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> Page[DistrictPublic]:
+    page = reference.search_districts(
+        session, q=q, departamento=departamento, provincia=provincia, limit=limit, offset=offset
+    )
+    return Page[DistrictPublic](
+        items=[DistrictPublic.model_validate(d) for d in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get("/districts/{ubigeo}")
@@ -28,15 +38,24 @@ def get_district(ubigeo: str, session: SessionDep) -> DistrictPublic:
 
 def _material(code: str) -> MaterialPublic:
     m = get_material(code)
-    return MaterialPublic(code=m.code, name_es=m.name_es, name_en=m.name_en, parent=m.parent, verdict=m.verdict.value,
-                          market=m.market, advice_es=m.advice_es, advice_en=m.advice_en)
+    return MaterialPublic(
+        code=m.code,
+        name_es=m.name_es,
+        name_en=m.name_en,
+        parent=m.parent,
+        verdict=m.verdict.value,
+        market=m.market,
+        advice_es=m.advice_es,
+        advice_en=m.advice_en,
+    )
 
 
 @router.get("/materials")
 def list_materials(limit: int = Query(100, ge=1, le=200), offset: int = Query(0, ge=0)) -> Page[MaterialPublic]:
     codes = list(MATERIALS)
-    return Page[MaterialPublic](items=[_material(c) for c in codes[offset:offset + limit]], total=len(codes),
-                                limit=limit, offset=offset)
+    return Page[MaterialPublic](
+        items=[_material(c) for c in codes[offset : offset + limit]], total=len(codes), limit=limit, offset=offset
+    )
 
 
 @router.get("/materials/{code}")

@@ -107,9 +107,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["ubigeo"], ["districts.ubigeo"], name=op.f("fk_partners_ubigeo_districts")),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_partners_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_partners_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_partners")),
         sa.UniqueConstraint("user_id", name=op.f("uq_partners_user_id")),
     )
@@ -128,9 +126,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["ubigeo"], ["districts.ubigeo"], name=op.f("fk_producers_ubigeo_districts")),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_producers_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_producers_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_producers")),
         sa.UniqueConstraint("user_id", name=op.f("uq_producers_user_id")),
     )
@@ -143,9 +139,7 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("material", sa.String(length=32), nullable=False),
         sa.Column("t_year", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["ubigeo"], ["districts.ubigeo"], name=op.f("fk_waste_composition_ubigeo_districts")
-        ),
+        sa.ForeignKeyConstraint(["ubigeo"], ["districts.ubigeo"], name=op.f("fk_waste_composition_ubigeo_districts")),
         sa.PrimaryKeyConstraint("ubigeo", "year", "material", name=op.f("pk_waste_composition")),
     )
     op.create_table(
@@ -158,9 +152,7 @@ def upgrade() -> None:
         sa.Column("non_dom_t_year", sa.Float(), nullable=True),
         sa.Column("mun_t_year", sa.Float(), nullable=True),
         sa.Column("qa_flags", sa.String(length=200), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["ubigeo"], ["districts.ubigeo"], name=op.f("fk_waste_generation_ubigeo_districts")
-        ),
+        sa.ForeignKeyConstraint(["ubigeo"], ["districts.ubigeo"], name=op.f("fk_waste_generation_ubigeo_districts")),
         sa.PrimaryKeyConstraint("ubigeo", "year", name=op.f("pk_waste_generation")),
     )
     op.create_table(
@@ -176,9 +168,7 @@ def upgrade() -> None:
             name=op.f("fk_capacity_reservations_partner_id_partners"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "partner_id", "material", "week_start", name=op.f("pk_capacity_reservations")
-        ),
+        sa.PrimaryKeyConstraint("partner_id", "material", "week_start", name=op.f("pk_capacity_reservations")),
     )
     op.create_table(
         "listings",
@@ -289,9 +279,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["match_id"], ["matches.id"], name=op.f("fk_feedback_match_id_matches"), ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_feedback_user_id_users"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_feedback_user_id_users"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback")),
     )
     with op.batch_alter_table("feedback", schema=None) as batch_op:
