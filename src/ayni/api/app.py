@@ -13,7 +13,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from ayni import __version__
 from ayni.api import errors
-from ayni.api.routes import admin, auth, health, listings, matches, partners, producers, reference
+from ayni.api.routes import admin, auth, health, listings, matches, matching, partners, producers, reference
+from ayni.observability import metrics
 from ayni.observability.logging import request_id
 from ayni.settings import Settings, get_settings
 from ayni.storage.engine import make_engine, make_session_factory
@@ -97,8 +98,9 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     errors.install(app)
     app.middleware("http")(_request_context)
     v1 = APIRouter(prefix="/v1")
-    for module in (auth, producers, partners, listings, matches, reference, admin):
+    for module in (auth, producers, partners, matching, listings, matches, reference, admin):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    metrics.install(app)
     return app

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ayni.domain.lifecycle import Role
 from ayni.errors import NotAuthenticated, PermissionDenied
+from ayni.matching.impact import EmissionFactors, load_emission_factors
 from ayni.services import auth
+from ayni.services.matching import PartnerCatalog
 from ayni.settings import Settings
 from ayni.storage.tables import User
 
@@ -71,3 +73,27 @@ def get_classifier(request: Request) -> Any:
 
 
 ClassifierDep = Annotated[Any, Depends(get_classifier)]
+
+
+def get_partner_catalog(request: Request) -> PartnerCatalog:
+    state = request.app.state
+    catalog = getattr(state, "partner_catalog", None)
+    if catalog is None:
+        catalog = state.partner_catalog = PartnerCatalog()
+    return catalog
+
+
+CatalogDep = Annotated[PartnerCatalog, Depends(get_partner_catalog)]
+
+
+def get_emission_factors(request: Request) -> EmissionFactors | None:
+    """WARM v15 factors from the data directory, read once; ``None`` when the data is not there."""
+    state = request.app.state
+    if not hasattr(state, "emission_factors"):
+        path = state.settings.data_dir / "peru" / "emission_factors_warm_v15.csv"
+        state.emission_factors = load_emission_factors(path) if path.is_file() else None
+    factors: EmissionFactors | None = state.emission_factors
+    return factors
+
+
+FactorsDep = Annotated[EmissionFactors | None, Depends(get_emission_factors)]

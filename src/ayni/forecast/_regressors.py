@@ -40,6 +40,7 @@ class CompiledRegressor:
 
     def predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         data = np.asarray(X, dtype=np.float64)
+        data = np.where(np.isfinite(data), data, np.nan)
         if self.kind == "linear":
             data = np.where(np.isnan(data), self.fill, data)
             return np.asarray(data @ self.coef + self.intercept, dtype=np.float64)
@@ -93,7 +94,9 @@ def _fit(kind: str, X: NDArray[np.float64], y: NDArray[np.float64], *, params: d
         raise ValueError(f"unknown regressor kind {kind!r}; expected one of {LEARNED_KINDS}")
     hp = {**DEFAULT_PARAMS[kind], **(params or {})}
     X = np.asarray(X, dtype=np.float64)
-    fill = np.nan_to_num(np.nanmean(np.where(np.isfinite(X), X, np.nan), axis=0)) if len(X) else np.zeros(X.shape[1])
+    X = np.where(np.isfinite(X), X, np.nan)
+    with np.errstate(all="ignore"):
+        fill = np.nan_to_num(np.nanmean(X, axis=0)) if len(X) else np.zeros(X.shape[1])
     if kind == "linear":
         return _fit_linear(X, y, fill, alpha=float(hp["alpha"]))
     if kind == "random_forest":

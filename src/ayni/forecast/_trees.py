@@ -50,7 +50,7 @@ class TreeEnsemble:
             while active.any():
                 idx = node[active]
                 x = data[rows[active], self.feature[idx]]
-                go_left = np.where(np.isnan(x), self.missing_left[idx], x <= self.threshold[idx])
+                go_left = np.where(np.isnan(x), self.missing_left[idx], np.less_equal(x, self.threshold[idx]))
                 node[active] = np.where(go_left, self.left[idx], self.right[idx])
                 active = self.left[node] >= 0
             total += self.value[node]

@@ -132,7 +132,7 @@ class ZoneForecaster:
         buckets = self._bucket(oof[self.chosen_][1])
         self.interval_ = _interval_quantiles(oof[self.chosen_][0], buckets, self._n_buckets, self.coverage)
         self.feature_names_ = list(frame.X.columns)
-        self.freq_ = pd.tseries.frequencies.to_offset(index.freq or pd.infer_freq(index)).freqstr
+        self.freq_ = str(pd.tseries.frequencies.to_offset(index.freq or pd.infer_freq(index)).freqstr)  # type: ignore[union-attr]
         self.n_train_ = len(values)
         return self
 
@@ -218,7 +218,7 @@ class ZoneForecaster:
         """
         _check_fitted(self, "chosen_")
         future = pd.date_range(y.index[-1], periods=self.horizon + 1, freq=self.freq_)[1:]
-        index = pd.DatetimeIndex(y.index).append(future)
+        index = pd.DatetimeIndex(pd.DatetimeIndex(y.index).append(future))
         if exog is not None:
             exog = exog.reindex(index)
         out = self.predict_origins(y.to_numpy(dtype=np.float64), index, [len(y)], exog)

@@ -43,8 +43,8 @@ class TabularForecaster:
 
     @staticmethod
     def _predict_one(name: str, reg: CompiledRegressor | None, X: pd.DataFrame) -> NDArray[np.float64]:
-        if name.startswith("column:"):
-            return X[name.split(":", 1)[1]].to_numpy(dtype=np.float64)
+        if name.startswith("column:"):  # a missing baseline value falls back to 0 (no change)
+            return np.nan_to_num(X[name.split(":", 1)[1]].to_numpy(dtype=np.float64), posinf=0.0, neginf=0.0)
         assert reg is not None
         return reg.predict(X.to_numpy(dtype=np.float64))
 

@@ -95,7 +95,7 @@ def clip_at_99th(df: pd.DataFrame, zones: tuple[str, ...] = ZONES) -> pd.DataFra
     """Seed 003's winsorisation: each zone clipped at its 99th percentile over *all* rows."""
     out = df.copy()
     for z in zones:
-        out[z] = out[z].clip(upper=out[z].quantile(0.99))
+        out[z] = out[z].clip(upper=float(out[z].quantile(0.99)))
     return out
 
 
@@ -107,6 +107,7 @@ class ZoneScore:
     fit_seconds: float
     saved_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    estimator: Any = None
 
 
 def _saved_size(model: Any) -> int:
@@ -135,7 +136,7 @@ def run_seed003_protocol(df: pd.DataFrame, *, candidates: tuple[str, ...] = ("hi
             m |= {f"{name}_mae": mae(y[rows], pred["mean"]), f"{name}_rmse": rmse(y[rows], pred["mean"]),
                   f"{name}_r2": r2(y[rows], pred["mean"])}
         m["test_coverage"] = coverage(y[test], pred["lower"], pred["upper"])
-        scores.append(ZoneScore(zone, m, model.chosen_, seconds, _saved_size(model)))
+        scores.append(ZoneScore(zone, m, model.chosen_, seconds, _saved_size(model), estimator=model))
         log.info("seed003 protocol %s: %s", zone, m)
     return scores
 
@@ -155,13 +156,19 @@ def day_ahead_forecaster(*, exog_mode: str = "none", random_state: int = 0,
     )
 
 
+def day_ahead_origins(df: pd.DataFrame, *, train_end: str = "2017-10-31") -> tuple[int, NDArray[np.int64]]:
+    """Number of training rows and the midnight origins after ``train_end`` whose whole day is observed."""
+    index = pd.DatetimeIndex(df.index)
+    n_train = int((index < pd.Timestamp(train_end) + pd.Timedelta(days=1)).sum())
+    return n_train, np.arange(n_train, len(df) - STEPS_PER_DAY + 1, STEPS_PER_DAY, dtype=np.int64)
+
+
 def run_day_ahead(df: pd.DataFrame, *, exog_mode: str = "none", train_end: str = "2017-10-31",
                   candidates: tuple[str, ...] = ("seasonal_naive", "linear", "random_forest", "hist_gbm"),
                   random_state: int = 0) -> list[ZoneScore]:
     """Train through ``train_end``; forecast each later day at midnight; MAE vs naive baselines."""
     index = pd.DatetimeIndex(df.index)
-    n_train = int((index <= pd.Timestamp(train_end) + pd.Timedelta(hours=23, minutes=50)).sum())
-    origins = np.arange(n_train, len(df) - STEPS_PER_DAY + 1, STEPS_PER_DAY)
+    n_train, origins = day_ahead_origins(df, train_end=train_end)
     exog = df[list(WEATHER)] if exog_mode != "none" else None
     scores = []
     for zone in ZONES:
@@ -178,6 +185,6 @@ def run_day_ahead(df: pd.DataFrame, *, exog_mode: str = "none", train_end: str =
              "day_earlier_mae": mae(truth, day), "week_earlier_mae": mae(truth, week),
              "coverage": coverage(truth, pred["lower"], pred["upper"])}
         scores.append(ZoneScore(zone, m, model.chosen_, seconds, _saved_size(model),
-                                extra={"cv_scores": model.cv_scores_}))
+                                extra={"cv_scores": model.cv_scores_}, estimator=model))
         log.info("day-ahead (%s) %s: %s", exog_mode, zone, m)
     return scores

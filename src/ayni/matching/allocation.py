@@ -2,15 +2,17 @@
 
 Listings are unsplittable (a bag goes to one partner), so this is a generalised assignment problem —
 an integer program, not a min-cost flow (a flow would split a listing's kilograms across partners).
-We solve it exactly with OR-Tools CP-SAT after two reductions that cannot change the optimum:
+We solve it with OR-Tools CP-SAT after two reductions that cannot change the optimum:
 
 1. a capacity key (partner, offer material) whose every profitable arc fits at once is *slack*: its
    constraint is dropped;
 2. a listing whose best arc goes to a slack key takes it (it earns its maximum and uses no scarce
    capacity); for the others, arcs worth no more than their best slack arc are dominated and dropped.
 
-Only arcs with positive expected net value are eligible (a negative arc lowers the objective). The
-solver reports its own proven bound; ``lp_bound`` (SciPy/HiGHS linear relaxation) and ``milp_optimum``
+City-sized problems that remain too large for CP-SAT within the time limit are solved LP-guided (see
+``optimise``), with the LP optimum as a proven bound so the gap is always reported. Only arcs with
+positive expected net value are eligible (a negative arc lowers the objective). The solver reports a
+proven bound; ``lp_bound`` (SciPy/HiGHS linear relaxation) and ``milp_optimum``
 (SciPy/HiGHS branch and bound) are independent checks.
 """
 
@@ -119,26 +121,69 @@ def greedy(table: ArcTable, *, rule: str, only_profitable: bool = True) -> Alloc
                    start=start)
 
 
-def optimise(table: ArcTable, *, time_limit_s: float = 10.0, workers: int = 2,
-             random_state: int = 0) -> AllocationResult:
-    """The allocation maximising total expected net value without exceeding any capacity (CP-SAT)."""
+def optimise(table: ArcTable, *, time_limit_s: float = 10.0, workers: int = 2, random_state: int = 0,
+             exact_arc_limit: int = 40_000) -> AllocationResult:
+    """The allocation maximising total expected net value without exceeding any capacity.
+
+    After the exact reductions, a problem with at most ``exact_arc_limit`` arcs goes whole to CP-SAT
+    (status ``OPTIMAL`` when proven). A larger one is solved LP-guided: the linear relaxation (HiGHS),
+    whose integral part is kept, then CP-SAT on the listings the LP left fractional, then a greedy
+    top-up of leftover capacity; ``bound_cents`` is then the LP optimum, a proven upper bound.
+    """
     start = time.perf_counter()
     arcs = np.flatnonzero(table.arc_value > 0)
     demand = np.bincount(table.arc_key[arcs], weights=table.listing_grams[table.arc_listing[arcs]],
                          minlength=len(table.key_capacity_grams))
     slack = demand <= table.key_capacity_grams
     fixed, rest = _reduce(table, arcs, slack)
-    log.info("allocation: %d arcs, %d fixed by slack capacity, %d arcs to the solver", len(arcs), len(fixed),
+    log.info("allocation: %d arcs, %d listings fixed by slack capacity, %d arcs left", len(arcs), len(fixed),
              len(rest))
+    fixed_arr = np.asarray(fixed, dtype=np.int64)
+    fixed_value = int(table.arc_value[fixed_arr].sum())
     if len(rest) == 0:
-        chosen = np.asarray(fixed, dtype=np.int64)
-        value = int(table.arc_value[chosen].sum())
-        return _result(table, chosen, method="optimal", status="OPTIMAL", bound=value, start=start)
+        return _result(table, fixed_arr, method="optimal", status="OPTIMAL", bound=fixed_value, start=start)
+    capacity = table.key_capacity_grams.copy()
+    if len(rest) <= exact_arc_limit:
+        picked, status, bound = _cp_sat(table, rest, capacity, slack, time_limit_s=time_limit_s,
+                                        workers=workers, random_state=random_state)
+        return _result(table, np.concatenate((fixed_arr, picked)), method="optimal", status=status,
+                       bound=fixed_value + bound, start=start)
+    x, lp_value = _lp(table, rest, capacity)
+    whole = rest[x >= 1 - 1e-6]
+    used = np.bincount(table.arc_key[whole], weights=table.listing_grams[table.arc_listing[whole]],
+                       minlength=len(capacity)).astype(np.int64)
+    capacity -= used
+    done = np.zeros(len(table.listing_ids), dtype=bool)
+    done[table.arc_listing[whole]] = True
+    frac_listings = np.unique(table.arc_listing[rest[(x > 1e-6) & (x < 1 - 1e-6)]])
+    frac = np.zeros(len(table.listing_ids), dtype=bool)
+    frac[frac_listings] = True
+    sub = rest[frac[table.arc_listing[rest]] & ~done[table.arc_listing[rest]]]
+    sub = sub[table.listing_grams[table.arc_listing[sub]] <= capacity[table.arc_key[sub]]]
+    picked, _, _ = _cp_sat(table, sub, capacity, np.zeros(len(capacity), dtype=bool),
+                           time_limit_s=max(1.0, time_limit_s - (time.perf_counter() - start)),
+                           workers=workers, random_state=random_state)
+    capacity -= np.bincount(table.arc_key[picked], weights=table.listing_grams[table.arc_listing[picked]],
+                            minlength=len(capacity)).astype(np.int64)
+    done[table.arc_listing[picked]] = True
+    topup = _top_up(table, rest, capacity, done)
+    chosen = np.concatenate((fixed_arr, whole, picked, topup))
+    log.info("allocation LP-guided: %d whole in LP, %d fractional listings to CP-SAT, %d topped up",
+             len(whole), len(frac_listings), len(topup))
+    return _result(table, chosen, method="optimal", status="LP_GUIDED",
+                   bound=fixed_value + int(np.floor(lp_value + 1e-6)), start=start)
+
+
+def _cp_sat(table: ArcTable, arcs: IntArray, capacity: IntArray, slack: NDArray[np.bool_], *,
+            time_limit_s: float, workers: int, random_state: int) -> tuple[IntArray, str, int]:
+    """CP-SAT on ``arcs``: chosen arcs, status name and the proven objective bound (céntimos)."""
+    if len(arcs) == 0:
+        return np.empty(0, dtype=np.int64), "OPTIMAL", 0
     model = cp_model.CpModel()
-    x = [model.new_bool_var(f"x{a}") for a in rest.tolist()]
+    x = [model.new_bool_var(f"x{a}") for a in arcs.tolist()]
     by_listing: dict[int, list[int]] = {}
     by_key: dict[int, list[int]] = {}
-    for j, (lpos, k) in enumerate(zip(table.arc_listing[rest].tolist(), table.arc_key[rest].tolist(),
+    for j, (lpos, k) in enumerate(zip(table.arc_listing[arcs].tolist(), table.arc_key[arcs].tolist(),
                                       strict=True)):
         by_listing.setdefault(lpos, []).append(j)
         if not slack[k]:
@@ -146,27 +191,48 @@ def optimise(table: ArcTable, *, time_limit_s: float = 10.0, workers: int = 2,
     for js in by_listing.values():
         if len(js) > 1:
             model.add_at_most_one(x[j] for j in js)
-    grams = table.listing_grams[table.arc_listing[rest]].tolist()
+    grams = table.listing_grams[table.arc_listing[arcs]].tolist()
     for k, js in by_key.items():
-        model.add(sum(grams[j] * x[j] for j in js) <= int(table.key_capacity_grams[k]))
-    values = table.arc_value[rest].tolist()
-    model.maximize(sum(v * xi for v, xi in zip(values, x, strict=True)))
-    hint = set(greedy(table, rule="fcfs").chosen.tolist())
-    for a, xi in zip(rest.tolist(), x, strict=True):
-        model.add_hint(xi, a in hint)
+        model.add(sum(grams[j] * x[j] for j in js) <= int(capacity[k]))
+    model.maximize(sum(v * xi for v, xi in zip(table.arc_value[arcs].tolist(), x, strict=True)))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = random_state
     code = solver.solve(model)
-    status = solver.status_name(code)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise RuntimeError(f"CP-SAT found no allocation (status {status})")
-    picked = [a for a, xi in zip(rest.tolist(), x, strict=True) if solver.boolean_value(xi)]
-    chosen = np.array(list(fixed) + picked, dtype=np.int64)
-    fixed_value = int(table.arc_value[np.asarray(fixed, dtype=np.int64)].sum())
-    bound = fixed_value + int(np.floor(solver.best_objective_bound + 1e-6))
-    return _result(table, chosen, method="optimal", status=status, bound=bound, start=start)
+        raise RuntimeError(f"CP-SAT found no allocation (status {solver.status_name(code)})")
+    picked = np.array([a for a, xi in zip(arcs.tolist(), x, strict=True) if solver.boolean_value(xi)],
+                      dtype=np.int64)
+    return picked, solver.status_name(code), int(np.floor(solver.best_objective_bound + 1e-6))
+
+
+def _lp(table: ArcTable, arcs: IntArray, capacity: IntArray) -> tuple[NDArray[np.float64], float]:
+    j = np.arange(len(arcs))
+    a = vstack([
+        csr_matrix((np.ones(len(arcs)), (table.arc_listing[arcs], j)), shape=(len(table.listing_ids), len(arcs))),
+        csr_matrix((table.listing_grams[table.arc_listing[arcs]].astype(float), (table.arc_key[arcs], j)),
+                   shape=(len(capacity), len(arcs))),
+    ]).tocsr()
+    ub = np.concatenate((np.ones(len(table.listing_ids)), capacity.astype(float)))
+    res = linprog(-table.arc_value[arcs].astype(float), A_ub=a, b_ub=ub, bounds=(0, 1), method="highs")
+    if not res.success:
+        raise RuntimeError(f"LP relaxation failed: {res.message}")
+    return np.asarray(res.x, dtype=np.float64), float(-res.fun)
+
+
+def _top_up(table: ArcTable, arcs: IntArray, capacity: IntArray, done: NDArray[np.bool_]) -> IntArray:
+    """Leftover capacity to unassigned listings, best value first."""
+    order = arcs[np.argsort(-table.arc_value[arcs], kind="stable")]
+    out: list[int] = []
+    for a, lpos, k in zip(order.tolist(), table.arc_listing[order].tolist(), table.arc_key[order].tolist(),
+                          strict=True):
+        g = int(table.listing_grams[lpos])
+        if not done[lpos] and g <= capacity[k]:
+            capacity[k] -= g
+            done[lpos] = True
+            out.append(a)
+    return np.array(out, dtype=np.int64)
 
 
 def _reduce(table: ArcTable, arcs: IntArray, slack: NDArray[np.bool_]) -> tuple[list[int], IntArray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,21 +31,43 @@ def load_batch(data_dir: Path, paths: Sequence[str], *, params: PreprocessParams
     return torch.flip(x, dims=[3]) if hflip else x
 
 
-@torch.inference_mode()
+class _Features(torch.nn.Module):
+    def __init__(self, model: EfficientNetLite0) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.features(x)
+
+
 def embed_files(model: EfficientNetLite0, data_dir: Path, paths: Sequence[str], *,
                 params: PreprocessParams, batch_size: int = 32, hflip: bool = False,
-                description: str = "embedding") -> np.ndarray:
-    """The pooled features (N, 1280) float32 of ``paths``, with a Rich progress bar."""
-    model.eval()
+                description: str = "embedding", threads: int = 2) -> np.ndarray:
+    """The pooled features (N, 1280) float32 of ``paths``, with a Rich progress bar.
+
+    The backbone is exported to a temporary ONNX file and run with ONNX Runtime: on CPU this is
+    several times faster than eager PyTorch for this depthwise-heavy network.
+    """
+    import onnxruntime as ort
+
+    from ayni.vision.export import export_onnx
+
     out = np.zeros((len(paths), 1280), dtype=np.float32)
-    with Progress(transient=False) as progress:
-        task = progress.add_task(description, total=len(paths))
-        for start in range(0, len(paths), batch_size):
-            chunk = paths[start:start + batch_size]
-            x = load_batch(data_dir, chunk, params=params, hflip=hflip)
-            x = x.contiguous(memory_format=torch.channels_last)
-            out[start:start + len(chunk)] = model.features(x).numpy()
-            progress.advance(task, len(chunk))
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_onnx(_Features(model.eval()), Path(tmp) / "features.onnx", size=params.size)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        with Progress(transient=False) as progress:
+            task = progress.add_task(description, total=len(paths))
+            for start in range(0, len(paths), batch_size):
+                chunk = paths[start:start + batch_size]
+                x = load_batch(data_dir, chunk, params=params, hflip=hflip).numpy()
+                out[start:start + len(chunk)] = sess.run(None, {name: x})[0]
+                progress.advance(task, len(chunk))
+                if (start // batch_size) % 20 == 0:
+                    log.info("%s: %d/%d", description, start + len(chunk), len(paths))
     return out
 
 

@@ -1,5 +1,10 @@
 """Full fine-tuning of EfficientNet-Lite0 (``ayni vision train --mode full``).
 
+On CPU the first ``k`` blocks stay frozen (default: blocks 0–10) and run in ONNX Runtime, while
+blocks ``k``–15 and the head train in PyTorch: eager PyTorch needs ~0.1 s per image for a forward
+pass of the whole network on this machine, which would make an epoch take tens of minutes. With a
+GPU, or ``--freeze-blocks 0``, every layer trains.
+
 Augmentation with background and colour changes (``ayni.vision.augment``), class-balanced loss (plus
 the "not organic" loss for Kaggle train-R rows), AdamW with cosine decay, BatchNorm statistics frozen
 (small CPU batches), channels_last, early stopping on validation macro-F1, and a wall-clock budget
@@ -10,8 +15,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from ayni.domain.materials import CLASSES
 from ayni.vision.augment import augment
 from ayni.vision.data import ImageRecord
-from ayni.vision.network import EfficientNetLite0, channels_last
+from ayni.vision.network import EfficientNetLite0
 from ayni.vision.preprocess import PreprocessParams, decode_image, image_to_array
 
 if TYPE_CHECKING:
@@ -39,8 +46,9 @@ class AugmentedImages(Dataset[tuple[torch.Tensor, int]]):
         self.data_dir = data_dir
         self.records = list(records)
         self.params = params
-        self.rng = np.random.default_rng(random_state)
+        self.random_state = random_state
         self.p_background = p_background
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.records)
@@ -48,7 +56,8 @@ class AugmentedImages(Dataset[tuple[torch.Tensor, int]]):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         r = self.records[i]
         img = decode_image((self.data_dir / r.path).read_bytes(), params=self.params)
-        img = augment(img, self.rng, p_background=self.p_background)
+        rng = np.random.default_rng([self.random_state, self.epoch, i])  # same in any worker
+        img = augment(img, rng, p_background=self.p_background)
         target = CLASSES.index(r.label) if r.label in CLASSES else -1
         return torch.from_numpy(image_to_array(img, params=self.params)), target
 
@@ -78,43 +87,112 @@ def _freeze_bn(model: torch.nn.Module) -> None:
             m.eval()
 
 
-def _val_f1(model: EfficientNetLite0, data_dir: Any, recs: Sequence[ImageRecord], params: PreprocessParams,
-            device: torch.device) -> float:
+class _Prefix(torch.nn.Module):
+    """Stem + the first ``k`` blocks (frozen)."""
+
+    def __init__(self, model: EfficientNetLite0, k: int) -> None:
+        super().__init__()
+        self.m, self.k = model, k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.m.act(self.m._bn0(self.m._conv_stem(x)))
+        for block in self.m._blocks[: self.k]:
+            x = block(x)
+        return x
+
+
+class _Suffix(torch.nn.Module):
+    """Blocks ``k…``, head conv, pooling and classifier (trained)."""
+
+    def __init__(self, model: EfficientNetLite0, k: int) -> None:
+        super().__init__()
+        self.m, self.k = model, k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.m._blocks[self.k:]:
+            x = block(x)
+        x = self.m.act(self.m._bn1(self.m._conv_head(x)))
+        return self.m._fc(self.m._dropout(torch.flatten(self.m._avg_pooling(x), 1)))
+
+
+def _prefix_runner(model: EfficientNetLite0, k: int, *, device: torch.device, size: int,
+                   workdir: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The frozen prefix as a function. On CPU it runs in ONNX Runtime (much faster than eager)."""
+    prefix = _Prefix(model, k).eval()
+    if k == 0:
+        return lambda x: x
+    if device.type != "cpu":
+        def run_torch(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return prefix(x)
+        return run_torch
+    import onnxruntime as ort
+
+    from ayni.vision.export import export_onnx
+
+    path = export_onnx(prefix, Path(workdir) / "prefix.onnx", size=size)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda x: torch.from_numpy(sess.run(None, {name: x.contiguous().numpy()})[0])
+
+
+def _val_f1(suffix: _Suffix, prefix: Callable[[torch.Tensor], torch.Tensor], data_dir: Any,
+            recs: Sequence[ImageRecord], params: PreprocessParams, device: torch.device) -> float:
     from ayni.vision.features import load_batch
 
-    model.eval()
+    suffix.eval()
     preds: list[int] = []
     with torch.inference_mode():
         for s in range(0, len(recs), 64):
             x = load_batch(data_dir, [r.path for r in recs[s:s + 64]], params=params)
-            preds += model(x.to(device).contiguous(memory_format=torch.channels_last)).argmax(1).tolist()
+            preds += suffix(prefix(x).to(device)).argmax(1).tolist()
     return float(f1_score([r.label for r in recs], [CLASSES[p] for p in preds], average="macro"))
+
+
+def resolve_freeze(freeze_blocks: int, device: torch.device) -> int:
+    """``-1`` (auto): train everything on a GPU; on CPU freeze blocks 0–10 (train 11–15 + head)."""
+    if freeze_blocks >= 0:
+        return freeze_blocks
+    return 0 if device.type == "cuda" else 11
 
 
 def finetune(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: TrainConfig, *,
              device: torch.device) -> tuple[EfficientNetLite0, list[dict[str, float]]]:
     """Fine-tune ``model`` (already holding a fitted 7-class head) on the train split."""
+    torch.manual_seed(cfg.random_state)
+    k = resolve_freeze(cfg.freeze_blocks, device)
+    with tempfile.TemporaryDirectory() as workdir:
+        prefix = _prefix_runner(model, k, device=device, size=cfg.params.size, workdir=workdir)
+        return _loop(model, records, cfg, device=device, k=k, prefix=prefix)
+
+
+def _loop(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: TrainConfig, *, device: torch.device,
+          k: int, prefix: Callable[[torch.Tensor], torch.Tensor]
+          ) -> tuple[EfficientNetLite0, list[dict[str, float]]]:
     from ayni.vision.train import progress_bar
 
-    torch.manual_seed(cfg.random_state)
     train = [r for r in records if r.split == "train"]
     val = [r for r in records if r.split == "val" and r.label in CLASSES]
     ds = AugmentedImages(cfg.data_dir, train, params=cfg.params, random_state=cfg.random_state,
                          p_background=cfg.p_background)
     gen = torch.Generator().manual_seed(cfg.random_state)
-    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True)
-    model = channels_last(model.to(device))
-    for i, block in enumerate(model._blocks):
-        block.requires_grad_(i >= cfg.freeze_blocks)
-    if cfg.freeze_blocks > 0:
-        model._conv_stem.requires_grad_(False)
-        model._bn0.requires_grad_(False)
+    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True,
+                        num_workers=1)
+    model = model.to(device)
+    model.requires_grad_(False)
+    suffix = _Suffix(model, k)
+    for block in model._blocks[k:]:
+        block.requires_grad_(True)
+    for module in (model._conv_head, model._bn1, model._fc):
+        module.requires_grad_(True)
     params = [p for p in model.parameters() if p.requires_grad]
+    log.info("fine-tuning blocks %d-%d + head: %d tensors, %d weights", k, len(model._blocks) - 1,
+             len(params), sum(p.numel() for p in params))
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(loader))
     weights = _class_weights(train).to(device)
     rec_weight = float(weights[weights > 0].mean())
-    best_f1 = _val_f1(model, cfg.data_dir, val, cfg.params, device)
+    best_f1 = _val_f1(suffix, prefix, cfg.data_dir, val, cfg.params, device)
     best_state = copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = [{"epoch": 0, "val_macro_f1": best_f1}]
     log.info("fine-tune start: val macro-F1 %.4f", best_f1)
@@ -122,22 +200,25 @@ def finetune(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: Trai
     stale = 0
     with progress_bar() as progress:
         for epoch in range(1, cfg.epochs + 1):
+            ds.epoch = epoch
             task = progress.add_task(f"epoch {epoch}/{cfg.epochs}", total=len(loader), info="")
-            model.train()
+            suffix.train()
             _freeze_bn(model)
-            running = 0.0
+            running, step = 0.0, 0
             for step, (x, t) in enumerate(loader, 1):
-                x = x.to(device).contiguous(memory_format=torch.channels_last)
-                loss = _loss(model(x), t.to(device), weights, rec_weight)
+                h = prefix(x).to(device)
+                loss = _loss(suffix(h), t.to(device), weights, rec_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
                 running += float(loss)
                 progress.update(task, advance=1, info=f"loss {running / step:.3f}")
+                if step % 25 == 0:
+                    log.info("epoch %d step %d/%d loss %.4f", epoch, step, len(loader), running / step)
                 if time.monotonic() > deadline:
                     break
-            f1 = _val_f1(model, cfg.data_dir, val, cfg.params, device)
+            f1 = _val_f1(suffix, prefix, cfg.data_dir, val, cfg.params, device)
             history.append({"epoch": epoch, "train_loss": running / max(step, 1), "val_macro_f1": f1})
             log.info("epoch %d: loss %.4f val macro-F1 %.4f", epoch, running / max(step, 1), f1)
             if f1 > best_f1:
@@ -148,4 +229,4 @@ def finetune(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: Trai
                 log.info("stopping after epoch %d (stale=%d)", epoch, stale)
                 break
     model.load_state_dict(best_state)
-    return model, history
+    return model.to("cpu"), history

@@ -44,12 +44,12 @@ class TrainConfig:
     target_precision: float = 0.98
     params: PreprocessParams = field(default_factory=PreprocessParams)
     # full mode
-    epochs: int = 8
+    epochs: int = 6
     batch_size: int = 32
     lr: float = 3e-4
     weight_decay: float = 1e-4
     patience: int = 2
-    freeze_blocks: int = 0
+    freeze_blocks: int = -1  # -1: auto (0 on a GPU, 11 on CPU)
     time_budget_min: float = 90.0
     p_background: float = 0.5
     device: str = "auto"

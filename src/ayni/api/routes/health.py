@@ -4,6 +4,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from ayni.observability import metrics
+
 router = APIRouter(tags=["health"])
 
 
@@ -26,6 +28,7 @@ def readyz(request: Request) -> JSONResponse:
     classifier = getattr(request.app.state, "classifier", None)
     checks["classifier"] = "ok" if classifier is not None else "not loaded"
     ready = checks["database"] == "ok"
+    metrics.record_readiness(database=ready, classifier=classifier is not None)
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
     )

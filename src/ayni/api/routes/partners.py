@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
 
-from ayni.api.deps import CurrentUser, SessionDep
+from ayni.api.deps import CatalogDep, CurrentUser, SessionDep
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.profiles import MaterialOfferIn, PartnerCreate, PartnerPublic, PartnerUpdate
 from ayni.services import profiles
@@ -25,7 +25,7 @@ def _offers(items: list[MaterialOfferIn] | None) -> list[profiles.MaterialOffer]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_partner(body: PartnerCreate, user: CurrentUser, session: SessionDep) -> PartnerPublic:
+def create_partner(body: PartnerCreate, user: CurrentUser, session: SessionDep, catalog: CatalogDep) -> PartnerPublic:
     partner = profiles.create_partner(
         session,
         user,
@@ -39,6 +39,7 @@ def create_partner(body: PartnerCreate, user: CurrentUser, session: SessionDep) 
         materials=_offers(body.materials) or [],
         description=body.description,
     )
+    catalog.invalidate()
     return PartnerPublic.model_validate(partner)
 
 
@@ -48,7 +49,7 @@ def my_partner(user: CurrentUser, session: SessionDep) -> PartnerPublic:
 
 
 @router.patch("/me")
-def update_partner(body: PartnerUpdate, user: CurrentUser, session: SessionDep) -> PartnerPublic:
+def update_partner(body: PartnerUpdate, user: CurrentUser, session: SessionDep, catalog: CatalogDep) -> PartnerPublic:
     partner = profiles.update_partner(
         session,
         user,
@@ -61,6 +62,7 @@ def update_partner(body: PartnerUpdate, user: CurrentUser, session: SessionDep) 
         materials=_offers(body.materials),
         description=body.description,
     )
+    catalog.invalidate()
     return PartnerPublic.model_validate(partner)
 
 
