@@ -22,7 +22,6 @@ from ayni.forecast.drift import shifted_input_study, weather_shifts
 from ayni.forecast.tetouan import (
     SEED003_ANCHOR,
     WEATHER,
-    ZONES,
     ZoneScore,
     clip_at_99th,
     day_ahead_origins,

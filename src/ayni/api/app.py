@@ -13,28 +13,36 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from ayni import __version__
 from ayni.api import errors
-from ayni.api.routes import admin, auth, health, listings, matches, matching, partners, producers, reference
+from ayni.api.routes import (
+    admin,
+    auth,
+    classify,
+    health,
+    listings,
+    matches,
+    matching,
+    partners,
+    producers,
+    reference,
+)
+from ayni.errors import AyniError
 from ayni.observability import metrics
 from ayni.observability.logging import request_id
 from ayni.settings import Settings, get_settings
 from ayni.storage.engine import make_engine, make_session_factory
+from ayni.vision import Classifier
+from ayni.web import mount as mount_web
 
 log = logging.getLogger("ayni.http")
 
 
-def load_classifier(settings: Settings) -> Any:
+def load_classifier(settings: Settings) -> Classifier | None:
     """The ONNX classifier if one can be loaded; ``None`` (classification answers 503) otherwise."""
     try:
-        import ayni.vision as vision
-    except ImportError:
-        return None
-    loader = getattr(vision, "load_default_classifier", None)
-    if loader is None:
-        return None
-    try:
-        return loader(settings)
-    except Exception:  # noqa: BLE001 - the API must start without a model; /readyz reports it
-        log.exception("classifier could not be loaded")
+        return Classifier.load(settings.vision.model_path, threads=settings.vision.threads,
+                               max_bytes=settings.upload.max_bytes, max_pixels=settings.upload.max_pixels)
+    except AyniError as exc:  # the API must start without a model; /readyz and /v1/classify report it
+        log.error("classifier not loaded: %s", exc.message)
         return None
 
 
@@ -98,9 +106,10 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     errors.install(app)
     app.middleware("http")(_request_context)
     v1 = APIRouter(prefix="/v1")
-    for module in (auth, producers, partners, matching, listings, matches, reference, admin):
+    for module in (auth, producers, partners, matching, listings, matches, classify, reference, admin):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
     metrics.install(app)
+    mount_web(app)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +15,7 @@ from ayni.services import auth
 from ayni.services.matching import PartnerCatalog
 from ayni.settings import Settings
 from ayni.storage.tables import User
+from ayni.vision import Classifier
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -68,11 +69,12 @@ def require_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
-def get_classifier(request: Request) -> Any:
-    return getattr(request.app.state, "classifier", None)
+def get_classifier(request: Request) -> Classifier | None:
+    classifier: Classifier | None = getattr(request.app.state, "classifier", None)
+    return classifier
 
 
-ClassifierDep = Annotated[Any, Depends(get_classifier)]
+ClassifierDep = Annotated[Classifier | None, Depends(get_classifier)]
 
 
 def get_partner_catalog(request: Request) -> PartnerCatalog:

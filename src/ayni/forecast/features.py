@@ -51,8 +51,8 @@ def calendar_features(index: pd.DatetimeIndex, *, holidays: Collection[date] | N
     model cannot learn the annual cycle, and trees/linear models extrapolate it badly.
     """
     minutes = (index.hour * 60 + index.minute).to_numpy(dtype=np.float64)
-    dow = index.dayofweek.to_numpy(dtype=np.float64)
-    doy = index.dayofyear.to_numpy(dtype=np.float64)
+    dow = index.day_of_week.to_numpy(dtype=np.float64)
+    doy = index.day_of_year.to_numpy(dtype=np.float64)
     out = {
         "dow": dow,
         "dow_sin": np.sin(2 * np.pi * dow / 7),

@@ -122,7 +122,7 @@ class ZoneForecaster:
         index = pd.DatetimeIndex(y.index)
         start = self.min_history or max(2 * max(self.seasons), max(self.windows), self.level_window or 0)
         origins = np.arange(start, len(values) - self.horizon + 1, self.origin_every, dtype=np.int64)
-        if len(origins) < 2 * (self.n_splits + 1):
+        if len(origins) < 5 * (self.n_splits + 2):
             raise InvalidInput(f"series too short: {len(values)} points give only {len(origins)} origins")
         frame = self._frame(values, index, origins, exog)
         scores, oof = self._cross_validate(frame, origins)

@@ -18,6 +18,7 @@ from ayni.services._common import Page, audit, paginate
 from ayni.services.profiles import my_partner, my_producer
 from ayni.settings import UploadSettings
 from ayni.storage.tables import Feedback, Listing, Match, Producer, User
+from ayni.vision import Classifier
 
 ACTIVE_MATCH = (MatchStatus.PROPOSED.value, MatchStatus.ACCEPTED.value)
 MAX_WINDOW = timedelta(days=90)
@@ -218,19 +219,23 @@ def attach_photo(
     content_type: str | None,
     limits: UploadSettings,
     media_dir: Path,
+    classifier: Classifier | None = None,
 ) -> Listing:
-    """Check the photo first, then write it; a bad photo writes nothing."""
+    """Check the photo first, then write it; a bad photo writes nothing. When the listing has no prediction
+    yet and a classifier is loaded, the photo's predicted class and confidence are kept with the listing.
+    A replaced photo's file is left on disk (never deleted before the new one is committed)."""
     listing = my_listing(session, user, listing_id, for_update=True)
     ext = media.check_image(data, content_type=content_type, limits=limits)
-    old = listing.photo_path
+    if classifier is not None and listing.predicted_material is None:
+        prediction = classifier.predict(data)
+        listing.predicted_material, listing.predicted_confidence = prediction.material, prediction.confidence
+        listing.model_version = prediction.model_version
     listing.photo_path = media.store_photo(data, ext=ext, media_dir=media_dir)
     try:
         session.flush()
     except Exception:
         media.remove_photo(listing.photo_path, media_dir=media_dir)
         raise
-    if old:
-        media.remove_photo(old, media_dir=media_dir)
     audit(session, actor=user, action="listing.photo", entity="listing", entity_id=listing.id)
     return listing
 

@@ -74,6 +74,10 @@ class Locale:
         weekday = self.t(f"weekday.{value.weekday()}")
         return self.t("fmt.date", weekday=weekday, day=value.day, month=month, year=value.year)
 
+    def days(self, codes: str) -> str:
+        """``"mon,wed"`` as the catalogue's short day names, comma-separated."""
+        return ", ".join(self.t(f"day.{c}") for c in codes.split(",") if c)
+
     def material(self, code: str | None) -> str:
         if code is None:
             return "—"

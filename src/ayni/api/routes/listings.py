@@ -4,7 +4,7 @@ from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from ayni.api.deps import CurrentUser, SessionDep, SettingsDep
+from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.listings import ListingCreate, ListingPublic, ListingUpdate
 from ayni.api.schemas.profiles import Contact
@@ -79,14 +79,15 @@ def update_listing(listing_id: int, body: ListingUpdate, user: CurrentUser, sess
 
 
 @router.put("/{listing_id}/photo")
-async def upload_photo(
+def upload_photo(
     listing_id: int,
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
+    classifier: ClassifierDep,
     file: UploadFile = File(description="JPEG, PNG, WebP or HEIC photo"),
 ) -> ListingPublic:
-    data = await file.read(settings.upload.max_bytes + 1)
+    data = file.file.read(settings.upload.max_bytes + 1)
     if len(data) > settings.upload.max_bytes:
         raise PayloadTooLarge(f"The photo is larger than the {settings.upload.max_bytes / 1e6:.0f} MB limit.")
     listing = listings.attach_photo(
@@ -97,6 +98,7 @@ async def upload_photo(
         content_type=file.content_type,
         limits=settings.upload,
         media_dir=settings.media_path,
+        classifier=classifier,
     )
     return to_public(session, user, listing)
 

@@ -11,11 +11,12 @@ from fastapi.responses import FileResponse
 
 from ayni.domain.lifecycle import ListingStatus, Role
 from ayni.domain.materials import CLASSES, get_material, sellable
-from ayni.errors import AyniError, InvalidInput, ModelUnavailable, NotFound
+from ayni.errors import InvalidInput, ModelUnavailable, NotFound
 from ayni.services import listings, matches, media, profiles, web_queries
 from ayni.services._common import require_role
 from ayni.settings import Settings
-from ayni.web import _drafts, _forms as f
+from ayni.web import _drafts
+from ayni.web import _forms as f
 from ayni.web._charts import bars
 from ayni.web._csrf import checked_form
 from ayni.web._render import Db, WebRoute, WebUser, redirect, render

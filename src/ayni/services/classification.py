@@ -1,0 +1,46 @@
+"""Photo → material for a producer: the classifier's answer plus preparation advice and typical value."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ayni.domain.materials import MATERIALS, accepts, get_material
+from ayni.errors import ModelUnavailable
+from ayni.storage.tables import PartnerMaterial
+from ayni.vision import Classifier, Prediction
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    prediction: Prediction
+    advice_es: str
+    advice_en: str
+    name_es: str
+    name_en: str
+    typical_cents_per_kg: int | None
+    offers_seen: int
+
+
+def require_classifier(classifier: Classifier | None) -> Classifier:
+    if classifier is None:
+        raise ModelUnavailable("The photo classifier is not available right now; choose the material by hand.")
+    return classifier
+
+
+def typical_price(session: Session, material: str) -> tuple[int | None, int]:
+    """Median price (céntimos/kg) that partners on the platform offer for ``material``, and how many offers."""
+    rows = session.execute(select(PartnerMaterial.material, PartnerMaterial.price_cents_per_kg)).all()
+    prices = [price for offered, price in rows if accepts(offered, material)]
+    return (int(statistics.median(prices)) if prices else None), len(prices)
+
+
+def classify(session: Session, classifier: Classifier | None, data: bytes) -> Classification:
+    prediction = require_classifier(classifier).predict(data)
+    material = get_material(prediction.material)
+    cents, n = typical_price(session, material.code) if material.code in MATERIALS else (None, 0)
+    return Classification(prediction, material.advice_es, material.advice_en, material.name_es, material.name_en,
+                          cents, n)
