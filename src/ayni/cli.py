@@ -156,7 +156,23 @@ def serve(
 
 
 def main() -> None:
-    app()
+    """Entry point: errors Ayni raises on purpose are shown as one readable line, not a traceback."""
+    import sys
+
+    import click
+
+    from ayni.errors import AyniError
+
+    try:
+        app(standalone_mode=False)
+    except AyniError as exc:
+        console.print(f"[red]Error:[/] {exc.message}")
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
 
 
 @app.command()

@@ -59,3 +59,13 @@ def test_disabled_account_can_no_longer_use_its_token(client: TestClient, make: 
     r = admin.patch(f"/v1/admin/users/{producer.user_id}", json={"is_active": False})
     assert r.status_code == 200 and r.json()["is_active"] is False
     assert producer.get("/v1/auth/me").status_code == 401
+
+
+def test_repeated_wrong_passwords_are_slowed_down_with_retry_after(client: TestClient, make: Factory) -> None:
+    actor = make.user("producer")
+    statuses = [client.post("/v1/auth/login", json={"email": actor.email, "password": "Wrong-password-9"}).status_code
+                for _ in range(6)]
+    assert statuses[:5] == [401] * 5
+    blocked = client.post("/v1/auth/login", json={"email": actor.email, "password": PASSWORD})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+    assert "Try again" in blocked.json()["detail"]

@@ -13,6 +13,7 @@ from ayni.errors import NotAuthenticated, PermissionDenied
 from ayni.matching.impact import EmissionFactors, load_emission_factors
 from ayni.services import auth
 from ayni.services.matching import PartnerCatalog
+from ayni.services.throttle import LoginThrottle
 from ayni.settings import Settings
 from ayni.storage.tables import User
 from ayni.vision import Classifier
@@ -99,3 +100,14 @@ def get_emission_factors(request: Request) -> EmissionFactors | None:
 
 
 FactorsDep = Annotated[EmissionFactors | None, Depends(get_emission_factors)]
+
+
+def get_login_throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    throttle = getattr(state, "login_throttle", None)
+    if throttle is None:
+        throttle = state.login_throttle = LoginThrottle()
+    return throttle
+
+
+ThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]

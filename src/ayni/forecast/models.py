@@ -72,7 +72,7 @@ class ZoneForecaster:
         coverage: float = 0.8,
         n_interval_buckets: int = 4,
         holidays: Collection[date] | None = None,
-        annual_features: bool = True,
+        annual_features: bool = False,
         anchor_season: int | None = None,
         profile_periods: Sequence[int] = (),
         model_params: dict[str, dict[str, Any]] | None = None,

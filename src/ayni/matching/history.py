@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +19,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import svds
 
 from ayni.domain.lifecycle import ProducerKind
+from ayni.matching.entities import Candidate, ListingInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,26 @@ class Outcome:
     producer_kind: ProducerKind
     accepted: bool
     collected: bool  # accepted and the producer handed the waste over
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One offer of a listing to the candidate at ``position``, and its outcome."""
+
+    position: int  # index into the event's candidates
+    decided_at: datetime
+    accepted: bool
+    collected: bool
+
+
+@dataclass(frozen=True)
+class ListingEvent:
+    """A listing, every candidate it had when published, and the offers made (the training log)."""
+
+    week: int
+    listing: ListingInput
+    candidates: tuple[Candidate, ...]
+    offers: tuple[Offer, ...]
 
 
 class InteractionHistory:

@@ -303,30 +303,6 @@ def listings_for_week(community: Community, week: int, *, random_state: int = 0,
             for i, x in enumerate(out)]
 
 
-def true_accept_probability(partner: SimPartner, producer: SimProducer, listing: ListingInput, *,
-                            distance_km: float, now: datetime) -> float:
-    """The hidden model (without the ε noise): P(partner accepts this listing)."""
-    offer = partner.offer.offer_for(listing.material)
-    if offer is None:
-        return 0.0
-    ratio = float(listing.kg / offer.min_kg) if offer.min_kg > 0 else 10.0
-    conf = listing.photo_confidence if listing.photo_confidence is not None else 0.75
-    age = max(0.0, (now - listing.created_at).total_seconds() / 86400)
-    logit = (partner.base + partner.kind_pref[producer.kind]
-             - partner.aversion * distance_km / partner.offer.radius_km
-             + 0.5 * float(np.clip(np.log(ratio), -2, 2)) + partner.quality * (conf - 0.75)
-             - 1.5 * offer.fill_rate + 1.5 * float(partner.taste @ producer.taste) - 0.1 * age)
-    return float(1 / (1 + np.exp(-logit)))
-
-
-def sample_outcome(rng: np.random.Generator, p_accept: float, producer: SimProducer) -> tuple[bool, bool]:
-    """(accepted, collected) with logit noise ε ~ N(0, 0.3²) and the producer's hidden reliability."""
-    logit = np.log(p_accept / (1 - p_accept)) + rng.normal(0, 0.3) if 0 < p_accept < 1 else (
-        -50.0 if p_accept <= 0 else 50.0)
-    accepted = bool(rng.random() < 1 / (1 + np.exp(-logit)))
-    return accepted, accepted and bool(rng.random() < producer.reliability)
-
-
 def lima_community(data_dir: Path, *, n_producers: int, n_partners: int, random_state: int = 0,
                    start: date = date(2026, 3, 2)) -> Community:
     """Lima Metropolitana (provincia LIMA, departamento LIMA: 43 districts) — the benchmark city."""

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from ayni.api.deps import CurrentUser, SessionDep, SettingsDep, TokenDep
+from ayni.api.deps import CurrentUser, SessionDep, SettingsDep, ThrottleDep, TokenDep
 from ayni.api.schemas.auth import LoginRequest, TokenPublic, UserCreate, UserPublic
 from ayni.domain.lifecycle import Role
+from ayni.errors import NotAuthenticated
 from ayni.services import auth
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -26,8 +27,17 @@ def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> Us
 
 
 @router.post("/login")
-def login(body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep) -> TokenPublic:
-    user, token = auth.login(session, email=body.email, password=body.password, kind="bearer", settings=settings.auth)
+def login(body: LoginRequest, request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+          throttle: ThrottleDep) -> TokenPublic:
+    keys = (f"email:{body.email.strip().lower()}", f"ip:{request.client.host if request.client else '-'}")
+    throttle.check(*keys)
+    try:
+        user, token = auth.login(session, email=body.email, password=body.password, kind="bearer",
+                                 settings=settings.auth)
+    except NotAuthenticated:
+        throttle.failed(*keys)
+        raise
+    throttle.succeeded(keys[0])
     response.set_cookie(
         settings.auth.cookie_name,
         token,
