@@ -34,9 +34,9 @@ pytestmark = pytest.mark.e2e
 class Journey:
     """A browser page plus the habits of these tests: screenshot and axe-check each step."""
 
-    def __init__(self, page: Any, live: LiveServer, axe: AxeLog, artifacts: Path, prefix: str) -> None:
+    def __init__(self, page: Any, live: LiveServer, axe: AxeLog, artifacts: Path, prefix: str, *, js: bool = True) -> None:
         self.page, self.live, self.axe, self.artifacts, self.prefix = page, live, axe, artifacts, prefix
-        self.step = 0
+        self.step, self.js = 0, js
 
     def go(self, path: str) -> Any:
         return self.page.goto(self.live.url + path)
@@ -45,6 +45,8 @@ class Journey:
         self.step += 1
         label = f"{self.prefix}-{self.step:02d}-{name}"
         self.page.screenshot(path=str(self.artifacts / f"{label}.png"), full_page=True)
+        if not self.js:  # axe runs as a script in the page; the same pages are checked with scripts on
+            return
         bad = self.axe.check(self.page, label)
         assert not bad, f"axe found serious/critical problems on {label}: {bad}"
 
@@ -184,7 +186,7 @@ def test_forms_work_with_javascript_disabled(
 ) -> None:
     live_server.set_classifier(FixedClassifier("cardboard"))
     contexts.append(_context(browser, "phone", java_script_enabled=False))
-    j = Journey(contexts[-1].new_page(), live_server, axe, artifacts, "nojs")
+    j = Journey(contexts[-1].new_page(), live_server, axe, artifacts, "nojs", js=False)
     _sign_up_producer(j, new_email("producer"))
     j.page.locator("#photo").set_input_files(
         files=[{"name": "carton.jpg", "mimeType": "image/jpeg", "buffer": photo_bytes((150, 110, 60), (800, 600))}]
@@ -220,20 +222,18 @@ def test_error_pages_are_pages_a_person_understands(
     j.check("csrf")
 
     _login(j, new_email("nobody"))
-    assert "correo o la contraseña" in j.page.locator("[role=alert]").inner_text().lower() or j.page.locator(
-        "[role=alert]"
-    ).is_visible()
+    assert "correo o la contraseña" in j.page.locator("[role=alert]").inner_text()
     j.check("bad-login")
 
-    producer = seed_user(live_server.session_factory, Role.ANALYST)
-    _login(j, producer)
+    analyst = seed_user(live_server.session_factory, Role.ANALYST)
+    _login(j, analyst)
     j.page.wait_for_url("**/analyst")
     response = j.go("/admin")
     assert response.status == 403
     assert j.page.locator("h1").inner_text() == "No tienes permiso para esto"
     j.check("403")
     response = j.go("/producer/listings/999999")
-    assert response.status == 403
+    assert response.status == 404
 
 
 def test_admin_disables_a_user_and_analyst_exports_csv_using_only_the_keyboard(

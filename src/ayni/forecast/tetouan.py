@@ -115,7 +115,7 @@ def _saved_size(model: Any) -> int:
         return model.save(Path(tmp) / "model").stat().st_size  # type: ignore[no-any-return]
 
 
-def run_seed003_protocol(df: pd.DataFrame, *, candidates: tuple[str, ...] = ("hist_gbm",),
+def run_seed003_protocol(df: pd.DataFrame, *, candidates: tuple[str, ...] = ("linear", "hist_gbm"),
                          model_params: dict[str, dict[str, Any]] | None = None, extra_features: bool = True,
                          random_state: int = 42) -> list[ZoneScore]:
     """Seed 003's shuffled 60/20/20 protocol on clipped targets; validation and test metrics per zone."""

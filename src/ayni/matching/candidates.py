@@ -92,12 +92,31 @@ def _candidate(listing: ListingInput, partner: PartnerOffer, offer: MaterialOffe
 def candidates_for_listing(
     listing: ListingInput, index: PartnerIndex, *, not_before: date | None = None
 ) -> list[Candidate]:
-    """Every partner that can take ``listing`` (all five rules), nearest first; uses the spatial index."""
+    """Every partner that can take ``listing`` (all five rules), nearest first.
+
+    The spatial index yields the partners whose radius covers the listing; the other rules are array
+    masks over that material's offer table (same semantics as ``check_pair``, which tests compare)."""
+    table = index.offer_table(listing.material)
+    if table is None:
+        return []
+    pos, dist = index.near_positions(lat=listing.lat, lon=listing.lon, material=listing.material)
+    kg = float(listing.kg)
+    start = max(listing.available_from, not_before) if not_before else listing.available_from
+    window = 0
+    for offset in range(min(7, max(0, (listing.available_until - start).days + 1))):
+        window |= 1 << (start + timedelta(days=offset)).weekday()
+    ok = (table.has_offer[pos] & (table.capacity_left_kg[pos] >= kg) & (table.min_kg[pos] <= kg)
+          & ((table.weekday_mask[pos] & window) != 0))
     out: list[Candidate] = []
-    for partner, dist in index.serving(lat=listing.lat, lon=listing.lon, material=listing.material):
-        result = check_pair(listing, partner, distance_km=dist, not_before=not_before)
-        if result.candidate is not None:
-            out.append(result.candidate)
+    for i, d in zip(pos[ok].tolist(), dist[ok].tolist(), strict=True):
+        offer, partner = table.offers[i], table.partners[i]
+        # exact Decimal re-check (the arrays are floats) and the concrete pickup date
+        if offer is None or offer.capacity_left_kg < listing.kg or listing.kg < offer.min_kg:
+            continue
+        pickup = first_pickup_date(window_start=start, window_end=listing.available_until,
+                                   weekdays=partner.pickup_weekdays)
+        if pickup is not None:
+            out.append(_candidate(listing, partner, offer, d, pickup))
     return out
 
 

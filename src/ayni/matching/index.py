@@ -10,6 +10,7 @@ visits partners that buy plastic.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from ayni.domain.geo import EARTH_RADIUS_KM
 from ayni.domain.materials import MATERIALS
-from ayni.matching.entities import ListingInput, PartnerOffer
+from ayni.matching.entities import ListingInput, MaterialOffer, PartnerOffer
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -72,6 +73,27 @@ class SphereIndex:
         return pos[order], dist[order]
 
 
+@dataclass(frozen=True)
+class OfferTable:
+    """Per partner (same order as the class members): the offer covering one listing material."""
+
+    partners: tuple[PartnerOffer, ...]
+    offers: tuple[MaterialOffer | None, ...]
+    has_offer: NDArray[np.bool_]
+    min_kg: FloatArray
+    capacity_left_kg: FloatArray
+    weekday_mask: IntArray
+
+    @classmethod
+    def build(cls, partners: Sequence[PartnerOffer], material: str) -> OfferTable:
+        offers = tuple(p.offer_for(material) for p in partners)
+        return cls(
+            tuple(partners), offers, np.array([o is not None for o in offers], dtype=bool),
+            np.array([float(o.min_kg) if o else np.inf for o in offers]),
+            np.array([float(o.capacity_left_kg) if o else -1.0 for o in offers]),
+            np.array([sum(1 << d for d in p.pickup_weekdays) for p in partners], dtype=np.int64))
+
+
 class PartnerIndex:
     """Partners indexed by material class and base location; each partner's own radius is respected."""
 
@@ -83,6 +105,7 @@ class PartnerIndex:
         self._class_max_radius: dict[str, float] = {}
         radius = np.array([p.radius_km for p in self.partners], dtype=np.float64)
         self._radius = radius
+        self._tables: dict[str, OfferTable | None] = {}
         for cls in {MATERIALS[o.material].class_code for p in self.partners for o in p.materials}:
             members = np.array(
                 [i for i, p in enumerate(self.partners)
@@ -94,6 +117,25 @@ class PartnerIndex:
 
     def __len__(self) -> int:
         return len(self.partners)
+
+    def offer_table(self, material: str) -> OfferTable | None:
+        """Arrays describing, for every partner buying ``material``'s class, its offer for ``material``."""
+        if material not in self._tables:
+            cls = MATERIALS[material].class_code if material in MATERIALS else material
+            members = self._class_members.get(cls)
+            self._tables[material] = None if members is None else OfferTable.build(
+                [self.partners[i] for i in members], material)
+        return self._tables[material]
+
+    def near_positions(self, *, lat: float, lon: float, material: str) -> tuple[IntArray, FloatArray]:
+        """Positions (in ``offer_table(material)``) of partners within their radius, and distances."""
+        cls = MATERIALS[material].class_code if material in MATERIALS else material
+        index = self._class_index.get(cls)
+        if index is None:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        pos, dist = index.within(lat=lat, lon=lon, radius_km=self._class_max_radius[cls])
+        keep = dist <= self._radius[self._class_members[cls][pos]]
+        return pos[keep], dist[keep]
 
     def serving(self, *, lat: float, lon: float, material: str) -> list[tuple[PartnerOffer, float]]:
         """Partners buying ``material``'s class whose own service radius covers (lat, lon), nearest first."""

@@ -181,3 +181,87 @@ def composition_schema(material_columns: list[str]) -> Schema:
             *(Column(c, "float", min=0, max=5_000_000) for c in material_columns),
         ),
     )
+
+
+# --- interactions and feedback (the loop's inputs) -------------------------------------------------------
+
+FEEDBACK_KINDS = frozenset({"classification_correction", "collection_outcome"})
+
+
+def _known_material(frame: pd.DataFrame) -> pd.Series:
+    from ayni.domain.materials import CLASSES, get_material
+
+    def ok(value: object) -> bool:
+        if value is None or pd.isna(value) or str(value) == "":  # type: ignore[call-overload]
+            return True
+        text = str(value)
+        if text in CLASSES:
+            return True
+        try:
+            get_material(text)
+        except Exception:  # noqa: BLE001 — an unknown code is exactly what this check reports
+            return False
+        return True
+
+    cols = [c for c in ("predicted_material", "corrected_material", "material") if c in frame.columns]
+    return frame[cols].apply(lambda row: all(ok(v) for v in row), axis=1) if cols else pd.Series(True, frame.index)
+
+
+def _correction_has_label(frame: pd.DataFrame) -> pd.Series:
+    is_correction = frame["kind"] == "classification_correction"
+    return ~is_correction | frame["corrected_material"].notna()
+
+
+def _outcome_is_consistent(frame: pd.DataFrame) -> pd.Series:
+    is_outcome = frame["kind"] == "collection_outcome" if "kind" in frame.columns else pd.Series(True, frame.index)
+    collected_without_accept = frame["collected"].fillna(False).astype(bool) & ~frame["accepted"].fillna(False).astype(
+        bool
+    )
+    return ~is_outcome | (frame["accepted"].notna() & ~collected_without_accept)
+
+
+FEEDBACK = Schema(
+    name="feedback",
+    key=("id",),
+    max_reject_fraction=0.2,
+    columns=(
+        Column("id", "int", min=1),
+        Column("kind", "str", allowed=FEEDBACK_KINDS),
+        Column("listing_id", "int", required=False, min=1),
+        Column("match_id", "int", required=False, min=1),
+        Column("predicted_material", "str", required=False),
+        Column("corrected_material", "str", required=False),
+        Column("confidence", "float", required=False, min=0, max=1),
+        Column("model_version", "str", required=False),
+        Column("photo_sha256", "str", required=False, pattern=r"[0-9a-f]{64}"),
+        Column("accepted", "bool", required=False),
+        Column("collected", "bool", required=False),
+        Column("weighed_kg", "float", required=False, min=0, max=100_000),
+        Column("paid_cents", "int", required=False, min=0, max=100_000_000),
+    ),
+    row_checks=(
+        ("unknown material", _known_material),
+        ("correction without a corrected material", _correction_has_label),
+        ("inconsistent outcome", _outcome_is_consistent),
+    ),
+)
+
+INTERACTIONS = Schema(
+    name="interactions",
+    key=("listing_id", "partner_id"),
+    max_reject_fraction=0.02,
+    columns=(
+        Column("listing_id", "int", min=1),
+        Column("partner_id", "int", min=1),
+        Column("producer_id", "int", required=False, min=1),
+        Column("material", "str"),
+        Column("kg", "float", min=0.001, max=100_000),
+        Column("distance_km", "float", min=0, max=2_000),
+        Column("price_cents_per_kg", "int", min=0, max=1_000_000),
+        Column("accepted", "bool"),
+        Column("collected", "bool"),
+        Column("weighed_kg", "float", required=False, min=0, max=100_000),
+        Column("paid_cents", "int", required=False, min=0, max=100_000_000),
+    ),
+    row_checks=(("unknown material", _known_material), ("inconsistent outcome", _outcome_is_consistent)),
+)

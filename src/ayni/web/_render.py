@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -145,7 +145,7 @@ def _finish(request: Request, response: Response, started: float) -> Response:
 class WebRoute(APIRoute):
     """An ``APIRoute`` that turns errors into pages and adds the web's headers."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:

@@ -25,3 +25,13 @@ def test_shifts_do_not_modify_their_input_and_respect_bounds() -> None:
     out = combine(add("h", 10, upper=100), scale("r", 2))(df)
     assert df["h"].tolist() == [5.0, 95.0]
     assert out["h"].tolist() == [15.0, 100.0] and out["r"].tolist() == [2.0, 4.0]
+
+
+def test_forecast_png_is_a_png_image() -> None:
+    from ayni.forecast.plot import forecast_png
+
+    idx = pd.date_range("2024-01-01", periods=30, freq="D")
+    hist = pd.Series(np.arange(20.0), index=idx[:20])
+    fc = pd.DataFrame({"mean": 20.0, "lower": 18.0, "upper": 22.0}, index=idx[20:])
+    png = forecast_png(hist, fc, title="t", truth=pd.Series(21.0, index=idx[20:]))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 500

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from ayni.domain.lifecycle import PartnerKind, ProducerKind, Role
 from ayni.domain.materials import CLASSES, sellable
-from ayni.errors import AyniError, InvalidInput
+from ayni.errors import AyniError, InvalidInput, NotAuthenticated
 from ayni.services import auth, profiles, reference
 from ayni.services.profiles import WEEKDAYS, MaterialOffer
 from ayni.settings import Settings
@@ -75,8 +75,9 @@ async def login(request: Request, session: Db) -> Response:
     response = redirect("/")
     try:
         user = _sign_in(request, session, response, email=email, password=f.text(form, "password", required=False, max_len=256))
-    except AyniError as exc:
-        return render(request, "login.html", status=401, next=target, email=email, error=_form_error(request, exc))
+    except NotAuthenticated:
+        error = {"message": locale_of(request).t("login.failed"), "field": "password"}
+        return render(request, "login.html", status=401, next=target, email=email, error=error)
     response.headers["location"] = target or HOME[user.role]
     return response
 
@@ -101,17 +102,24 @@ def switch_language(request: Request, code: str, next: str = "/") -> Response:
     return response
 
 
-def _districts(session: Session, q: str) -> list[Any]:
-    if not q.strip():
-        return []
-    return reference.search_districts(session, q=q[:80], departamento=None, provincia=None, limit=25, offset=0).items
+def _districts(session: Session, q: str, chosen: str | None = None) -> list[Any]:
+    """Districts matching the search, with the one already chosen kept first (a form shown again)."""
+    found = []
+    if q.strip():
+        found = reference.search_districts(session, q=q[:80], departamento=None, provincia=None, limit=25, offset=0).items
+    if chosen and all(d.ubigeo != chosen for d in found):
+        try:
+            found = [reference.get_district(session, chosen), *found]
+        except AyniError:
+            pass
+    return found
 
 
 def _signup_context(session: Session, role: str, q: str, values: dict[str, Any], error: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "role": role,
         "q": q,
-        "districts": _districts(session, q),
+        "districts": _districts(session, q, values.get("ubigeo")),
         "values": values,
         "error": error,
         "producer_kinds": [k.value for k in ProducerKind],
@@ -218,7 +226,9 @@ async def signup(request: Request, session: Db, role: str) -> Response:
             _create_account(request, session, role, form)
             _sign_in(request, session, response, email=f.text(form, "email"), password=f.text(form, "password"))
     except AyniError as exc:
-        values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k not in ("password", "csrf_token")}
+        values: dict[str, Any] = {
+            k: v for k, v in form.multi_items() if isinstance(v, str) and k not in ("password", "csrf_token")
+        }
         values["days"] = form.getlist("days")
         context = _signup_context(session, role, f.text(form, "q", required=False, max_len=80), values, _form_error(request, exc))
         return render(request, "signup.html", status=422 if exc.code == "invalid_input" else 409, **context)

@@ -1,0 +1,257 @@
+"""The web pages without a browser (runs everywhere, Chromium or not): catalogues, CSRF, cookies,
+security headers, error pages, contact privacy and the producer's photo → listing flow."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ayni.api import create_app
+from ayni.domain.lifecycle import Role
+from ayni.settings import Settings
+from ayni.storage.engine import make_engine, make_session_factory
+from ayni.storage.migrate import upgrade
+
+from .conftest import (
+    FAST_AUTH,
+    PASSWORD,
+    FixedClassifier,
+    new_email,
+    photo_bytes,
+    seed_districts,
+    seed_partner,
+    seed_user,
+)
+
+WEB = Path(__file__).resolve().parents[2] / "src" / "ayni" / "web"
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
+    tmp = tmp_path_factory.mktemp("webpages")
+    url = f"sqlite:///{tmp / 'ayni.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    seed_districts(engine)
+    factory = make_session_factory(engine)
+    settings = Settings(var_dir=tmp / "var", data_dir=tmp / "data", log_json=False, log_level="WARNING", auth=FAST_AUTH)
+    app = create_app(settings, engine=engine, session_factory=factory, classifier=None)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        app.state.classifier = None
+        yield client, factory
+    engine.dispose()
+
+
+def _fresh(web: tuple[TestClient, Any]) -> TestClient:
+    client, _ = web
+    client.cookies.clear()
+    return client
+
+
+def _csrf(client: TestClient, path: str = "/login") -> str:
+    client.get(path)
+    token = client.cookies.get("ayni_csrf")
+    assert token
+    return token
+
+
+def _login(client: TestClient, email: str) -> None:
+    r = client.post("/login", data={"csrf_token": _csrf(client), "email": email, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+def _signup_producer(client: TestClient) -> str:
+    email = new_email("producer")
+    data = {
+        "csrf_token": _csrf(client, "/signup/producer"),
+        "ubigeo": "140105",
+        "location": "district",
+        "kind": "market",
+        "display_name": "Puesto Juana",
+        "email": email,
+        "phone": "+51 955 444 333",
+        "password": PASSWORD,
+    }
+    r = client.post("/signup/producer", data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/producer", r.text
+    return email
+
+
+def test_catalogues_have_the_same_keys_and_cover_every_template_key() -> None:
+    es = json.loads((WEB / "i18n" / "es.json").read_text(encoding="utf-8"))
+    en = json.loads((WEB / "i18n" / "en.json").read_text(encoding="utf-8"))
+    assert set(es) == set(en)
+    used = set()
+    for template in (WEB / "templates").glob("*.html"):
+        used |= set(re.findall(r"(?:^|[^a-z_.])t\('([a-z_0-9.]+)'", template.read_text(encoding="utf-8")))
+    literal = {k for k in used if not k.endswith((".", "_"))}
+    assert literal <= set(es), literal - set(es)
+    for key, text in es.items():  # the same placeholders in both languages
+        assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", en[key])), key
+
+
+def test_pages_carry_security_headers_and_a_csrf_cookie(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    r = client.get("/login")
+    assert r.status_code == 200
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["server-timing"].startswith("app;dur=")
+    cookie = r.headers["set-cookie"]
+    assert "ayni_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_writes_nothing(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _csrf(client)
+    email = new_email("producer")
+    r = client.post(
+        "/signup/producer",
+        data={"ubigeo": "140101", "kind": "bodega", "display_name": "X", "email": email, "password": PASSWORD},
+    )
+    assert r.status_code == 403
+    assert "El formulario venció" in r.text
+    r = client.post("/login", data={"csrf_token": _csrf(client), "email": email, "password": PASSWORD})
+    assert r.status_code == 401  # the account was not created
+
+
+def test_a_post_from_another_origin_is_refused(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    token = _csrf(client)
+    r = client.post("/login", data={"csrf_token": token, "email": "a@b.pe", "password": "x"}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+
+
+def test_login_sets_an_httponly_session_cookie_and_never_redirects_off_site(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    email = seed_user(web[1], Role.ANALYST)
+    data = {"csrf_token": _csrf(client), "email": email, "password": PASSWORD, "next": "//evil.example/x"}
+    r = client.post("/login", data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/analyst"
+    session_cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("ayni_session="))
+    assert "HttpOnly" in session_cookie and "SameSite=lax" in session_cookie
+    r = client.post("/logout", data={"csrf_token": client.cookies.get("ayni_csrf")}, follow_redirects=False)
+    assert r.headers["location"] == "/login"
+    assert client.get("/analyst", follow_redirects=False).headers["location"] == "/login?next=/analyst"
+
+
+def test_unknown_pages_are_html_for_people_and_problem_json_for_the_api(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    r = client.get("/nada", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and "No encontramos esta página" in r.text
+    client.get("/lang/en")
+    r = client.get("/nada", headers={"Accept": "text/html"})
+    assert "We could not find this page" in r.text
+    r = client.get("/v1/nada", headers={"Accept": "text/html"})
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_signup_error_shows_the_form_again_with_a_spanish_message(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    data = {
+        "csrf_token": _csrf(client, "/signup/producer"),
+        "ubigeo": "140106",
+        "kind": "bodega",
+        "display_name": "Ana",
+        "email": new_email("producer"),
+        "password": "corta",
+    }
+    r = client.post("/signup/producer", data=data)
+    assert r.status_code == 422
+    assert "al menos 10 caracteres" in r.text
+    assert 'value="140106" selected' in r.text  # the chosen district is kept
+    assert 'value="Ana"' in r.text
+
+
+def test_district_search_works_without_javascript(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    r = client.get("/signup/producer", params={"q": "victoria"})
+    assert 'value="140106"' in r.text and 'value="140101"' not in r.text
+
+
+def test_producer_photo_without_a_model_asks_to_choose_then_publishes_with_the_photo(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _signup_producer(client)
+    token = client.cookies.get("ayni_csrf")
+    r = client.post(
+        "/producer/photo",
+        data={"csrf_token": token},
+        files={"photo": ("bolsa.jpg", photo_bytes(size=(64, 48)), "image/jpeg")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    draft_url = r.headers["location"]
+    page = client.get(draft_url).text
+    assert "Por favor elige el material" in page
+    draft = draft_url.split("draft=")[1]
+    r = client.post(
+        "/producer/listings",
+        data={"csrf_token": token, "draft": draft, "material": "paper", "kg": "3,5", "days": "7"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    listing = client.get(r.headers["location"]).text
+    assert "3.5 kg" in listing and 'class="photo"' in listing
+    assert client.get(r.headers["location"] + "/photo").headers["content-type"] == "image/jpeg"
+
+
+def test_a_non_image_upload_is_an_understandable_error(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _signup_producer(client)
+    r = client.post(
+        "/producer/photo",
+        data={"csrf_token": client.cookies.get("ayni_csrf")},
+        files={"photo": ("notas.txt", b"hola", "text/plain")},
+    )
+    assert r.status_code == 415
+    assert "no es una foto que podamos leer" in r.text
+
+
+def test_a_confident_model_preselects_its_material_and_shows_the_advice(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _signup_producer(client)
+    client.app.state.classifier = FixedClassifier("metal", confidence=0.88)  # type: ignore[attr-defined]
+    try:
+        r = client.post(
+            "/producer/photo",
+            data={"csrf_token": client.cookies.get("ayni_csrf")},
+            files={"photo": ("lata.png", photo_bytes(size=(32, 32)), "image/jpeg")},
+        )
+    finally:
+        client.app.state.classifier = None  # type: ignore[attr-defined]
+    assert "Parece Metal" in r.text and "88 %" in r.text
+    assert 'value="metal" required checked' in r.text
+    assert "aplástalas" in r.text
+
+
+def test_partner_sees_the_producer_contact_only_after_accepting(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _signup_producer(client)
+    token = client.cookies.get("ayni_csrf")
+    r = client.post(
+        "/producer/listings", data={"csrf_token": token, "material": "cardboard", "kg": "20"}, follow_redirects=False
+    )
+    listing_url = r.headers["location"]
+    partner_email = seed_partner(web[1], name="Acopio Norte")
+    page = client.get(listing_url).text
+    partner_id = re.search(r'data-partner="(\d+)">\s*<h3>Acopio Norte', page)
+    assert partner_id
+    client.post(listing_url + "/pickup", data={"csrf_token": token, "partner_id": partner_id.group(1)})
+
+    partner = _fresh(web)
+    _login(partner, partner_email)
+    home = partner.get("/partner").text
+    assert "955 444 333" not in home
+    match_id = re.search(r'data-request="(\d+)"', home)
+    assert match_id
+    r = partner.post(
+        f"/partner/matches/{match_id.group(1)}/accept", data={"csrf_token": partner.cookies.get("ayni_csrf")}
+    )
+    assert r.status_code == 200 and "955 444 333" in r.text

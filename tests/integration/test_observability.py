@@ -1,0 +1,228 @@
+"""Metrics end to end: a real Ayni under uvicorn (temporary SQLite), scraped by the real Prometheus binary
+on loopback with the project's alert rules loaded; the series are read back through Prometheus's HTTP API.
+And: every query of the Grafana dashboard runs in that Prometheus and names only metrics the app exports."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ayni.storage.migrate import upgrade
+from tests.integration._servers import REPO, ayni_env, free_port, require_tool, running, uvicorn_cmd
+
+pytestmark = pytest.mark.integration
+
+DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "ayni.json"
+ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset"}
+
+
+@dataclass
+class Stack:
+    api: str
+    prometheus: str
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        r = httpx.get(f"{self.prometheus}/api/v1/query", params={"query": expr}, timeout=5)
+        body = r.json()
+        assert r.status_code == 200 and body["status"] == "success", f"{expr}: {body}"
+        return list(body["data"]["result"])
+
+    def wait_for(self, expr: str, *, timeout_s: float = 20) -> list[dict[str, Any]]:
+        """The query's result once it is non-empty (Prometheus scrapes every second)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            result = self.query(expr)
+            if result:
+                return result
+            time.sleep(0.25)
+        raise AssertionError(f"no series for {expr} after {timeout_s}s")
+
+
+def _prometheus_config(path: Path, api_port: int) -> None:
+    # JSON is YAML: no YAML library needed to write Prometheus's config.
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ALERTS)],
+        "scrape_configs": [
+            {"job_name": "ayni", "metrics_path": "/metrics", "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]}
+        ],
+    }
+    path.write_text(json.dumps(config), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prometheus = require_tool("prometheus")
+    tmp = tmp_path_factory.mktemp("observability")
+    url = f"sqlite:///{tmp / 'ayni.db'}"
+    upgrade(url)
+    api_port, prom_port = free_port(), free_port()
+    _prometheus_config(tmp / "prometheus.yml", api_port)
+    prom_cmd = [
+        prometheus,
+        f"--config.file={tmp / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{prom_port}",
+        "--log.level=warn",
+    ]
+    api_cmd = uvicorn_cmd("tests.integration._obs_app:create_app_for_test", api_port)
+    api, prom = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{prom_port}"
+    with (
+        running(api_cmd, env=ayni_env(database_url=url, var_dir=tmp / "var"), ready_url=f"{api}/healthz"),
+        running(prom_cmd, env={}, ready_url=f"{prom}/-/ready"),
+    ):
+        _send_traffic(api)
+        yield Stack(api=api, prometheus=prom)
+
+
+def _send_traffic(api: str) -> None:
+    with httpx.Client(base_url=api, timeout=10) as c:
+        assert c.get("/readyz").status_code == 200
+        for listing_id in (101, 202, 303):
+            assert c.get(f"/v1/listings/{listing_id}").status_code == 401
+        assert c.get("/no/such/page/12345").status_code == 404
+        assert c.post("/v1/auth/login", json={"email": "nobody"}).status_code == 422
+        for _ in range(2):  # uvicorn closes the connection after an unhandled exception: don't reuse it
+            assert c.get("/test/boom", headers={"Connection": "close"}).status_code == 500
+        for material, confidence, abstained in (("plastic", 0.93, False), ("PET", 0.41, True), ("glass", 0.88, False)):
+            params = {"material": material, "confidence": confidence, "abstained": abstained}
+            assert c.post("/test/classify", params=params).status_code == 200
+        assert c.post("/test/business", params={"material": "PET", "ubigeo": "140101"}).status_code == 200
+
+
+def _value(result: list[dict[str, Any]]) -> float:
+    return sum(float(r["value"][1]) for r in result)
+
+
+def test_prometheus_scrapes_http_series_by_route_template(stack: Stack) -> None:
+    rows = stack.wait_for('ayni_http_requests_total{route="/v1/listings/{listing_id}",status="401"}')
+    assert _value(rows) == 3
+    assert rows[0]["metric"]["job"] == "ayni" and rows[0]["metric"]["method"] == "GET"
+    assert _value(stack.wait_for('ayni_http_requests_total{route="unmatched",status="404"}')) == 1
+    assert _value(stack.wait_for('ayni_http_requests_total{route="/v1/auth/login",status="422"}')) == 1
+    latency = stack.wait_for('ayni_http_request_duration_seconds_count{route="/v1/listings/{listing_id}"}')
+    assert _value(latency) == 3
+    routes = {r["metric"]["route"] for r in stack.query("ayni_http_requests_total")}
+    assert not any(re.search(r"\d{3,}", route) for route in routes), f"raw paths leaked into labels: {routes}"
+
+
+def test_prometheus_sees_server_errors_and_the_error_ratio(stack: Stack) -> None:
+    assert _value(stack.wait_for('ayni_http_requests_total{route="/test/boom",status="500"}')) == 2
+    ratio = stack.wait_for(
+        'sum(ayni_http_requests_total{status=~"5.."}) / sum(ayni_http_requests_total{route!="/metrics"})'
+    )
+    assert 0 < _value(ratio) < 1
+
+
+def test_prometheus_sees_classifications_model_version_and_readiness(stack: Stack) -> None:
+    predicted = {r["metric"]["material"]: float(r["value"][1]) for r in stack.wait_for("ayni_classifier_predictions_total")}
+    assert predicted == {"plastic": 2.0, "glass": 1.0}  # PET is counted as its class, plastic
+    assert _value(stack.wait_for("ayni_classifier_confidence_count")) == 3
+    assert _value(stack.wait_for('ayni_classifier_confidence_bucket{le="0.5"}')) == 1
+    assert _value(stack.wait_for("ayni_classifier_abstentions_total")) == 1
+    info = stack.wait_for("ayni_model_info == 1")
+    assert {r["metric"]["version"] for r in info} == {"test-model-1"}
+    assert _value(stack.wait_for('ayni_model_loaded{model="vision"}')) == 1
+    assert _value(stack.wait_for('ayni_ready{check="database"}')) == 1
+    assert _value(stack.wait_for('up{job="ayni"}')) == 1
+
+
+def test_prometheus_sees_business_job_and_drift_series_with_bounded_labels(stack: Stack) -> None:
+    rows = stack.wait_for("ayni_listings_created_total")
+    assert [(r["metric"]["material"], r["metric"]["department"]) for r in rows] == [("plastic", "LAMBAYEQUE")]
+    assert _value(stack.wait_for("ayni_collected_kg_total")) == 12.5
+    assert _value(stack.wait_for("ayni_paid_soles_total")) == 10.0
+    assert _value(stack.wait_for("ayni_co2e_avoided_kg_total")) == pytest.approx(3.2)
+    assert _value(stack.wait_for('ayni_matches_total{event="accepted"}')) == 1
+    assert _value(stack.wait_for('ayni_job_runs_total{task="retrain",outcome="failure"}')) == 1
+    assert _value(stack.wait_for('ayni_drift_score{model="vision",signal="confidence"}')) == pytest.approx(0.4)
+
+
+def test_alert_rules_load_and_the_drift_and_retraining_alerts_go_pending(stack: Stack) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        groups = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        rules = [rule for g in groups for rule in g["rules"]]
+        states = {rule["name"]: rule["state"] for rule in rules}
+        if states.get("AyniModelDrift") in ("pending", "firing") and states.get("AyniRetrainingFailed") == "firing":
+            break
+        assert time.monotonic() < deadline, f"alerts did not trigger: {states}"
+        time.sleep(0.5)
+    assert len(rules) == 12
+    assert all(rule["health"] == "ok" for rule in rules), [(r["name"], r.get("lastError")) for r in rules]
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return [
+        (panel["title"], target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (strings, label matchers, grouping lists and ranges removed)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    names = set()
+    for match in re.finditer(r"(?<![\w$.])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", text):
+        word, is_call = match.group(1), match.group(2)
+        if is_call or word in PROMQL_WORDS:
+            continue
+        names.add(word)
+    return names
+
+
+def exported_names(exposition: str) -> set[str]:
+    """Every sample name the exposition can contain: histograms give _bucket/_sum/_count, counters _total."""
+    names: set[str] = set()
+    for line in exposition.splitlines():
+        m = re.match(r"# TYPE (\S+) (\w+)", line)
+        if not m:
+            continue
+        name, kind = m.groups()
+        names.add(name)
+        if kind == "histogram":
+            names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+        elif kind == "counter" and not name.endswith("_total"):
+            names.add(f"{name}_total")
+    return names
+
+
+def test_every_dashboard_query_names_only_metrics_the_live_app_exports(stack: Stack) -> None:
+    exported = exported_names(httpx.get(f"{stack.api}/metrics", timeout=5).text)
+    queries = dashboard_queries()
+    assert len(queries) >= 30
+    used: set[str] = set()
+    for title, expr in queries:
+        names = metric_names(expr)
+        assert names, f"panel '{title}' reads no metric: {expr}"
+        missing = names - exported
+        assert not missing, f"panel '{title}' reads {sorted(missing)}, which /metrics does not export"
+        used |= names
+    assert {"ayni_http_requests_total", "ayni_classifier_confidence_bucket", "ayni_drift_score"} <= used
+
+
+def test_every_dashboard_query_runs_in_prometheus(stack: Stack) -> None:
+    for title, expr in dashboard_queries():
+        concrete = expr.replace("$__range", "5m").replace("$material", ".*").replace("$department", ".*")
+        r = httpx.get(f"{stack.prometheus}/api/v1/query", params={"query": concrete}, timeout=5)
+        assert r.status_code == 200 and r.json()["status"] == "success", f"panel '{title}': {r.text}"
+
+
+def test_metric_name_extraction_ignores_labels_functions_and_grouping() -> None:
+    expr = 'histogram_quantile(0.95, sum by (le, route) (rate(x_bucket{route!="/metrics",le="0.5"}[5m]))) / on (a) y'
+    assert metric_names(expr) == {"x_bucket", "y"}
+    assert metric_names("(time() - max by (task) (z_ts)) / 3600") == {"z_ts"}
