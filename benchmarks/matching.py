@@ -75,7 +75,8 @@ def ranking(scale: Scale, seed: int = 11) -> tuple[str, dict[str, float]]:
     rng = np.random.default_rng(seed + 1)
     rule = RuleAcceptance(config=config)
     scores: dict[str, list[tuple[float, float]]] = {m: [] for m in
-                                                    ("learnt", "rule", "nearest", "highest_price", "popularity")}
+                                                    ("learnt", "rule", "nearest", "highest_price", "popularity",
+                                                     "oracle", "learnt_p")}
     n_lists = 0
     n_offers_test = 0
     for events in test_weeks:
@@ -84,11 +85,11 @@ def ranking(scale: Scale, seed: int = 11) -> tuple[str, dict[str, float]]:
             if len(cands) < 2:
                 continue
             net = np.array([c.gross_cents - transport_cents(c.distance_km, config=config) for c in cands]) / 100
-            success = np.array([
-                sample_outcome(rng, true_accept_probability(partners[c.partner_id], producers[e.listing.producer_id],
-                                                            e.listing, distance_km=c.distance_km,
-                                                            now=e.listing.created_at),
-                               producers[e.listing.producer_id])[1] for c in cands])
+            producer = producers[e.listing.producer_id]
+            p_true = np.array([true_accept_probability(partners[c.partner_id], producer, e.listing,
+                                                       distance_km=c.distance_km, now=e.listing.created_at)
+                               for c in cands])
+            success = np.array([sample_outcome(rng, float(pt), producer)[1] for pt in p_true])
             gain = np.where(success, np.maximum(net, 0.0), 0.0)
             relevant = gain > 0
             if not relevant.any():
@@ -109,6 +110,8 @@ def ranking(scale: Scale, seed: int = 11) -> tuple[str, dict[str, float]]:
                 "nearest": np.argsort(dist, kind="stable"),
                 "highest_price": np.lexsort((dist, -price)),
                 "popularity": np.lexsort((dist, -pop)),
+                "oracle": np.lexsort((dist, -(p_true * producer.reliability * gross - transport))),
+                "learnt_p": np.lexsort((dist, -(p_learnt * (gross > transport)))),
             }
             for name, order in orders.items():
                 scores[name].append((ndcg_at_k(gain[order], k=K), recall_at_k(relevant[order], k=K),

@@ -29,6 +29,7 @@ from ayni.settings import AuthSettings, Settings
 from ayni.storage.engine import make_engine, make_session_factory
 from ayni.storage.migrate import upgrade
 from ayni.storage.tables import District
+from tests.conftest import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -169,7 +170,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     engine = make_engine(url)
     seed_districts(engine)
     factory = make_session_factory(engine)
-    settings = Settings(var_dir=tmp / "var", data_dir=tmp / "data", log_json=False, log_level="WARNING", auth=FAST_AUTH)
+    data_dir = shared_data_dir() or tmp / "data"  # read-only: the WARM factors for CO2e when present
+    settings = Settings(var_dir=tmp / "var", data_dir=data_dir, log_json=False, log_level="WARNING", auth=FAST_AUTH)
     app = create_app(settings, engine=engine, session_factory=factory, classifier=None)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

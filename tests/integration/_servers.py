@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -54,22 +55,40 @@ def wait_until_ok(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes] |
     raise AssertionError(f"{url} not ready after {timeout_s}s ({last})")
 
 
+@dataclass(frozen=True)
+class Server:
+    cmd: list[str]
+    env: dict[str, str]
+    ready_url: str
+
+
 @contextmanager
-def running(cmd: list[str], *, env: dict[str, str], ready_url: str, timeout_s: float = 30) -> Iterator[None]:
-    """Start ``cmd``, wait until ``ready_url`` answers 200, stop it (SIGTERM, then SIGKILL) on exit."""
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def running(*servers: Server, timeout_s: float = 60) -> Iterator[None]:
+    """Start every server at once, wait until each ``ready_url`` answers 200; stop them all on exit."""
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        wait_until_ok(ready_url, timeout_s=timeout_s, proc=proc)
+        for server in servers:
+            procs.append(
+                subprocess.Popen(server.cmd, env=server.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            )
+        for server, proc in zip(servers, procs, strict=True):
+            wait_until_ok(server.ready_url, timeout_s=timeout_s, proc=proc)
         yield
     finally:
+        for proc in procs:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
+    if proc.stdout:
+        proc.stdout.close()
 
 
 def ayni_env(*, database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ayni.storage.migrate import upgrade
-from tests.integration._servers import REPO, ayni_env, free_port, require_tool, running, uvicorn_cmd
+from tests.integration._servers import REPO, Server, ayni_env, free_port, require_tool, running, uvicorn_cmd
 
 pytestmark = pytest.mark.integration
 
@@ -76,9 +76,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ]
     api_cmd = uvicorn_cmd("tests.integration._obs_app:create_app_for_test", api_port)
     api, prom = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{prom_port}"
-    with (
-        running(api_cmd, env=ayni_env(database_url=url, var_dir=tmp / "var"), ready_url=f"{api}/healthz"),
-        running(prom_cmd, env={}, ready_url=f"{prom}/-/ready"),
+    with running(
+        Server(api_cmd, ayni_env(database_url=url, var_dir=tmp / "var"), f"{api}/healthz"),
+        Server(prom_cmd, {}, f"{prom}/-/ready"),
     ):
         _send_traffic(api)
         yield Stack(api=api, prometheus=prom)

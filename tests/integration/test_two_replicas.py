@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from ayni.storage.engine import make_engine
 from ayni.storage.migrate import upgrade
-from tests.integration._servers import ayni_env, free_port, running, uvicorn_cmd
+from tests.integration._servers import Server, ayni_env, free_port, running, uvicorn_cmd
 from tests.integration.conftest import PASSWORD, PG_ADMIN_URL, _pg_available, _seed_districts, create_pg_database
 
 pytestmark = pytest.mark.integration
@@ -35,14 +35,14 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.C
         ports = free_port(), free_port()
         tmp: Path = tmp_path_factory.mktemp("replicas")
         servers = [
-            running(
+            Server(
                 uvicorn_cmd("ayni.api.app:create_app", port),
-                env=ayni_env(database_url=url, var_dir=tmp / f"replica-{i}"),
-                ready_url=f"http://127.0.0.1:{port}/readyz",
+                ayni_env(database_url=url, var_dir=tmp / f"replica-{i}"),
+                f"http://127.0.0.1:{port}/readyz",
             )
             for i, port in enumerate(ports)
         ]
-        with servers[0], servers[1]:
+        with running(*servers):
             a = httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=10)
             b = httpx.Client(base_url=f"http://127.0.0.1:{ports[1]}", timeout=10)
             with a, b:

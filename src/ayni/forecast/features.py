@@ -155,18 +155,21 @@ def origin_features(
     cal = calendar_features(index[pos], holidays=holidays, annual=annual).reset_index(drop=True)
     X = pd.concat([X, cal], axis=1)
     if exog is not None and exog_mode != "none":
-        X = pd.concat([X, _exog_features(exog, pos, o, exog_mode, min(seasons))], axis=1)
+        X = pd.concat([X, _exog_features(exog, pos, o, exog_mode, s0, back0)], axis=1)
     target = np.where(pos < len(values), values[np.clip(pos, 0, len(values) - 1)], np.nan) / denom
     return OriginFrame(X=X, target=target, level=denom, position=pos, origin=o, step=k + 1)
 
 
 def _exog_features(exog: pd.DataFrame, pos: NDArray[np.int64], o: NDArray[np.int64], mode: str,
-                   window: int) -> pd.DataFrame:
+                   window: int, back: NDArray[np.int64]) -> pd.DataFrame:
+    """``same_time``: value at the target and its change since the seasonal-naive time (``pos - back``)."""
     out: dict[str, NDArray[np.float64]] = {}
     for col in exog.columns:
         v = exog[col].to_numpy(dtype=np.float64)
         if mode == "same_time":
             out[f"x_{col}"] = v[pos]
+            p = pos - back
+            out[f"x_{col}_delta"] = v[pos] - np.where(p >= 0, v[np.clip(p, 0, None)], np.nan)
         else:
             cum, cnt = _prefix(v)
             out[f"x_{col}_last"] = v[o - 1]

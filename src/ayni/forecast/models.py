@@ -8,7 +8,8 @@ fitted check, and ``random_state`` seeds every random choice. Fitted state is nu
 Model choice: the candidates (seasonal naive, ridge linear, random forest, histogram gradient boosting)
 are scored by expanding-window time-series cross-validation on forecast origins; the one with the lowest
 MAE is refitted on all origins. Prediction intervals are split-conformal: quantiles of the chosen model's
-out-of-fold residuals, per block of forecast steps.
+out-of-fold residuals, per block of forecast steps. With ``exog_optional=True`` each learned candidate
+also competes without the exogenous inputs (``linear-no_exog`` …), so CV can decide that they do not help.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ayni.forecast._regressors import LEARNED_KINDS, CompiledRegressor, fit_regr
 from ayni.forecast.features import OriginFrame, origin_features
 
 CANDIDATES = ("seasonal_naive", *LEARNED_KINDS)
+_NO_EXOG = "-no_exog"
 
 
 def _check_fitted(est: Any, attr: str) -> None:
@@ -75,6 +77,7 @@ class ZoneForecaster:
         annual_features: bool = False,
         anchor_season: int | None = None,
         profile_periods: Sequence[int] = (),
+        exog_optional: bool = False,
         model_params: dict[str, dict[str, Any]] | None = None,
         random_state: int | None = 0,
     ) -> None:
@@ -94,6 +97,7 @@ class ZoneForecaster:
         self.annual_features = annual_features
         self.anchor_season = anchor_season
         self.profile_periods = profile_periods
+        self.exog_optional = exog_optional
         self.model_params = model_params
         self.random_state = random_state
 
@@ -147,7 +151,17 @@ class ZoneForecaster:
         names = []
         for c in self.candidates:
             names += [f"seasonal_naive:{s}" for s in self.seasons] if c == "seasonal_naive" else [c]
+        if self.exog_optional and self.exog_mode != "none":
+            names += [f"{c}{_NO_EXOG}" for c in self.candidates if c in LEARNED_KINDS]
         return names
+
+    @staticmethod
+    def _matrix(name: str, frame: OriginFrame) -> NDArray[np.float64]:
+        """Feature matrix for candidate ``name`` (``…-no_exog`` drops the exogenous ``x_*`` columns)."""
+        X = frame.X
+        if name.endswith(_NO_EXOG):
+            X = X[[c for c in X.columns if not c.startswith("x_")]]
+        return X.to_numpy(dtype=np.float64)
 
     @staticmethod
     def _snaive(frame: OriginFrame, season: int) -> NDArray[np.float64]:
@@ -161,16 +175,16 @@ class ZoneForecaster:
     def _fit_candidate(self, name: str, frame: OriginFrame) -> CompiledRegressor | None:
         if name.startswith("seasonal_naive"):
             return None
-        params = (self.model_params or {}).get(name)
-        X = frame.X.to_numpy(dtype=np.float64)
+        kind = name.removesuffix(_NO_EXOG)
+        params = (self.model_params or {}).get(kind)
         target = frame.target - self._anchor(frame)
-        return fit_regressor(name, X, target, params=params, random_state=self.random_state)
+        return fit_regressor(kind, self._matrix(name, frame), target, params=params, random_state=self.random_state)
 
     def _predict_frame(self, name: str, regressor: CompiledRegressor | None, frame: OriginFrame) -> NDArray[np.float64]:
         if name.startswith("seasonal_naive"):
             return self._snaive(frame, int(name.split(":")[1]))
         assert regressor is not None
-        return regressor.predict(frame.X.to_numpy(dtype=np.float64)) + self._anchor(frame)
+        return regressor.predict(self._matrix(name, frame)) + self._anchor(frame)
 
     def _cross_validate(self, frame: OriginFrame, origins: NDArray[np.int64]
                         ) -> tuple[dict[str, float], dict[str, tuple[NDArray[np.float64], NDArray[np.int64]]]]:
@@ -249,7 +263,7 @@ class ZoneForecaster:
         est.freq_ = meta["freq"]
         est.n_train_ = meta["n_train"]
         est.interval_ = arrays[f"{prefix}interval"]
-        kind = est.chosen_
+        kind = est.chosen_.removesuffix(_NO_EXOG)
         est.regressor_ = None if kind.startswith("seasonal_naive") else CompiledRegressor.from_arrays(kind, arrays, prefix)
         return est
 
@@ -266,7 +280,7 @@ class ZoneForecaster:
 
 _ZONE_PARAMS = ("horizon", "seasons", "windows", "level_window", "candidates", "n_splits", "origin_every",
                 "min_history", "exog_mode", "relative", "coverage", "n_interval_buckets", "holidays",
-                "annual_features", "anchor_season", "profile_periods",
+                "annual_features", "anchor_season", "profile_periods", "exog_optional",
                 "model_params", "random_state")
 
 

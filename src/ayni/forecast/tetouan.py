@@ -150,7 +150,7 @@ def day_ahead_forecaster(*, exog_mode: str = "none", random_state: int = 0,
         horizon=STEPS_PER_DAY, seasons=(STEPS_PER_DAY, 7 * STEPS_PER_DAY), windows=(6, 36, 144, 1008),
         level_window=STEPS_PER_DAY, origin_every=STEPS_PER_DAY, exog_mode=exog_mode, candidates=candidates,
         n_splits=3, n_interval_buckets=4, annual_features=False,
-        profile_periods=(3, 7), random_state=random_state,
+        profile_periods=(3, 7), exog_optional=True, random_state=random_state,
         model_params={"random_forest": {"n_estimators": 40, "max_samples": 0.3, "max_depth": 14},
                       "hist_gbm": {"max_iter": 300, "learning_rate": 0.05}},
     )

@@ -3,9 +3,11 @@
 Signals, each with its own threshold (``Thresholds``):
 
 * **tabular features** (listing kg, distance, price, forecaster inputs, image-quality statistics such as
-  brightness and sharpness): PSI over the reference's decile bins, and the two-sample KS test (drift when
-  the p-value is below ``ks_pvalue`` *and* the statistic exceeds ``ks_statistic``, so that a large window
-  does not flag a negligible shift);
+  brightness and sharpness): PSI over the reference's decile bins, and the two-sample KS statistic D, whose
+  threshold is ``max(ks_statistic, D_crit(ks_pvalue, n, m))`` — significant *and* large enough to matter,
+  so a huge window does not flag a negligible shift and a tiny one does not flag noise. PSI is biased upwards on small samples — under no drift it is about
+  ``(1/n + 1/m)·χ²(B−1)`` — so its threshold is ``max(psi, (1/n + 1/m)·χ²₁₋α(B−1))``: 0.2 for large
+  windows, higher for a window of a few dozen requests;
 * **categorical mixes** (the classifier's predicted-class mix, listing materials): PSI over categories;
 * **embedding space** (the classifier's backbone features): the distance between the window's mean
   embedding and the reference mean, in units of the reference's RMS spread
@@ -39,7 +41,8 @@ _EPS = 1e-4
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     psi: float = 0.2  # 0.1–0.2 "moderate", > 0.2 "significant" (the usual credit-scoring rule of thumb)
-    ks_pvalue: float = 0.01
+    psi_alpha: float = 0.001  # small windows: PSI must also exceed its own sampling noise at this level
+    ks_pvalue: float = 0.001
     ks_statistic: float = 0.1
     category_psi: float = 0.2
     embedding: float = 0.25
@@ -53,6 +56,7 @@ class FeatureReference:
     sample: list[float]  # a random subsample, for KS
     mean: float
     std: float
+    n: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +154,10 @@ def _finite(values: Any) -> np.ndarray:
     return arr[np.isfinite(arr)]
 
 
-def bin_fractions(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
+def bin_fractions(values: np.ndarray, edges: Sequence[float] | np.ndarray, *, pseudo: float = 0.5) -> np.ndarray:
+    """Share of ``values`` in each bin, with ``pseudo`` counts per bin so an empty bin is not infinitely rare."""
     counts = np.bincount(np.searchsorted(np.asarray(edges), values, side="right"), minlength=len(edges) + 1)
-    return counts / max(counts.sum(), 1)
+    return (counts + pseudo) / (counts.sum() + pseudo * len(counts))
 
 
 def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:
@@ -172,7 +177,23 @@ def feature_reference(values: Any, *, bins: int = 10, sample_size: int = 500,
     rng = rng or np.random.default_rng(0)
     sample = x if x.size <= sample_size else rng.choice(x, sample_size, replace=False)
     return FeatureReference(edges=edges.tolist(), fractions=bin_fractions(x, edges).tolist(),
-                            sample=np.sort(sample).tolist(), mean=float(x.mean()), std=float(x.std()))
+                            sample=np.sort(sample).tolist(), mean=float(x.mean()), std=float(x.std()), n=int(x.size))
+
+
+def ks_threshold(base: float, *, n_current: int, n_reference: int, alpha: float = 0.01) -> float:
+    """``base``, raised to the two-sample KS critical value at level ``alpha`` (so score > threshold ⇔ drift)."""
+    if n_current <= 0 or n_reference <= 0:
+        return base
+    c_alpha = np.sqrt(-np.log(alpha / 2) / 2)
+    return float(max(base, c_alpha * np.sqrt((n_current + n_reference) / (n_current * n_reference))))
+
+
+def psi_threshold(base: float, *, n_current: int, n_reference: int, bins: int, alpha: float = 0.01) -> float:
+    """``base``, raised to the PSI that pure sampling noise exceeds with probability ``alpha``."""
+    if n_current <= 0 or bins < 2:
+        return base
+    scale = 1.0 / n_current + (1.0 / n_reference if n_reference > 0 else 0.0)
+    return float(max(base, scale * stats.chi2.ppf(1 - alpha, bins - 1)))
 
 
 def category_fractions(values: Sequence[Any]) -> dict[str, float]:
@@ -219,24 +240,28 @@ def _feature_signals(name: str, ref: FeatureReference, values: Any, th: Threshol
     x = _finite(values)
     cur = bin_fractions(x, ref.edges)
     p = psi(ref.fractions, cur)
-    ks = stats.ks_2samp(np.asarray(ref.sample), x) if x.size else None
-    d, pv = (float(ks.statistic), float(ks.pvalue)) if ks is not None else (0.0, 1.0)
+    limit = psi_threshold(th.psi, n_current=int(x.size), n_reference=ref.n, bins=len(ref.fractions),
+                          alpha=th.psi_alpha)
+    d = float(stats.ks_2samp(np.asarray(ref.sample), x).statistic) if x.size else 0.0
+    d_limit = ks_threshold(th.ks_statistic, n_current=int(x.size), n_reference=len(ref.sample), alpha=th.ks_pvalue)
     detail = {"mean_ref": ref.mean, "mean_cur": float(x.mean()) if x.size else None, "n": int(x.size)}
     signals = [
-        Signal(f"{name}.psi", "psi", p, th.psi, p > th.psi, detail),
-        Signal(f"{name}.ks", "ks", d, th.ks_statistic, pv < th.ks_pvalue and d > th.ks_statistic,
-               {**detail, "pvalue": pv}),
+        Signal(f"{name}.psi", "psi", p, limit, p > limit, detail),
+        Signal(f"{name}.ks", "ks", d, d_limit, d > d_limit, detail),
     ]
     plot = {"kind": "bins", "edges": ref.edges, "reference": ref.fractions, "current": cur.tolist()}
     return signals, plot
 
 
-def _category_signal(name: str, ref: Mapping[str, float], values: Sequence[Any], th: Thresholds) -> tuple[Signal, dict]:
+def _category_signal(name: str, ref: Mapping[str, float], values: Sequence[Any], th: Thresholds,
+                     n_reference: int) -> tuple[Signal, dict]:
     cur = category_fractions(values)
     labels = sorted(set(ref) | set(cur))
     e, a = [ref.get(c, 0.0) for c in labels], [cur.get(c, 0.0) for c in labels]
     p = psi(e, a)
-    sig = Signal(f"{name}.mix", "category_psi", p, th.category_psi, p > th.category_psi, {"n": len(values)})
+    limit = psi_threshold(th.category_psi, n_current=len(values), n_reference=n_reference, bins=len(labels),
+                          alpha=th.psi_alpha)
+    sig = Signal(f"{name}.mix", "category_psi", p, limit, p > limit, {"n": len(values)})
     return sig, {"kind": "categories", "labels": labels, "reference": e, "current": a}
 
 
@@ -259,7 +284,7 @@ def compare(reference: DriftReference, *, model: str, tabular: pd.DataFrame | No
             plots[str(col)] = plot
     for key, values in (categories or {}).items():
         if key in reference.categories:
-            sig, plot = _category_signal(key, reference.categories[key], values, thresholds)
+            sig, plot = _category_signal(key, reference.categories[key], values, thresholds, reference.n)
             signals.append(sig)
             plots[key] = plot
     if embeddings is not None and reference.embedding is not None and len(embeddings):

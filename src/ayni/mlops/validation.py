@@ -214,9 +214,7 @@ def _correction_has_label(frame: pd.DataFrame) -> pd.Series:
 
 def _outcome_is_consistent(frame: pd.DataFrame) -> pd.Series:
     is_outcome = frame["kind"] == "collection_outcome" if "kind" in frame.columns else pd.Series(True, frame.index)
-    collected_without_accept = frame["collected"].fillna(False).astype(bool) & ~frame["accepted"].fillna(False).astype(
-        bool
-    )
+    collected_without_accept = frame["collected"].isin([True]) & ~frame["accepted"].isin([True])
     return ~is_outcome | (frame["accepted"].notna() & ~collected_without_accept)
 
 

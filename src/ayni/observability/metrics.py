@@ -255,7 +255,7 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not isinstance(template, str) or not template:
-        return UNMATCHED
+        return _plain_route_template(scope)
     path, regex = scope.get("path", ""), getattr(route, "path_regex", None)
     if regex is None or not isinstance(path, str) or regex.match(path):
         return template
@@ -263,6 +263,28 @@ def route_template(scope: Scope) -> str:
         if path[i] == "/" and regex.match(path[i:]):
             return path[:i] + template
     return template
+
+
+def _plain_route_template(scope: Scope) -> str:
+    """Plain Starlette routes and mounts (``/docs``, ``/metrics``, ``/static``) leave only the endpoint in the
+    scope: look its template up in the app's own route table (built once, on the first such request)."""
+    endpoint, app = scope.get("endpoint"), scope.get("app")
+    state = getattr(app, "state", None)
+    if endpoint is None or state is None:
+        return UNMATCHED
+    table: dict[int, str] | None = getattr(state, "metrics_route_table", None)
+    if table is None:
+        table = {}
+        for route in getattr(getattr(app, "router", None), "routes", []):
+            path = getattr(route, "path", None)
+            if not isinstance(path, str):
+                continue
+            if getattr(route, "endpoint", None) is not None:
+                table[id(route.endpoint)] = path
+            elif getattr(route, "app", None) is not None:  # a Mount: its app is the endpoint
+                table[id(route.app)] = f"{path}/{{path}}"
+        state.metrics_route_table = table
+    return table.get(id(endpoint), UNMATCHED)
 
 
 # ---------------------------------------------------------------- recording functions

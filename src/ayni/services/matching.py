@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from ayni.domain.lifecycle import ListingStatus, MatchStatus, PartnerKind, ProducerKind, Role
@@ -98,15 +98,14 @@ def _reserved(session: Session, keys: set[tuple[int, str, date]]) -> dict[tuple[
         return {}
     rows = session.execute(select(CapacityReservation.partner_id, CapacityReservation.material,
                                   CapacityReservation.week_start, CapacityReservation.reserved_kg)
-                           .where(tuple_(CapacityReservation.partner_id, CapacityReservation.material,
-                                         CapacityReservation.week_start).in_(list(keys)))).all()
-    return {(p, m, w): kg for p, m, w, kg in rows}
+                           .where(CapacityReservation.partner_id.in_({k[0] for k in keys}),
+                                  CapacityReservation.week_start.in_({k[2] for k in keys}))).all()
+    return {(p, m, w): kg for p, m, w, kg in rows if (p, m, w) in keys}
 
 
-def _with_live_capacity(session: Session, listing: ListingInput, candidates: list[Candidate],
-                        index: PartnerIndex) -> list[Candidate]:
-    keys = {(c.partner_id, c.offer_material, week_start(c.pickup_date)) for c in candidates}
-    reserved = _reserved(session, keys)
+def _live(candidates: list[Candidate], reserved: dict[tuple[int, str, date], Decimal], index: PartnerIndex,
+          listing: ListingInput) -> list[Candidate]:
+    """The candidates that still have room for the listing, with their live capacity and fill rate."""
     out = []
     for c in candidates:
         offer = index.by_id[c.partner_id].offer_for(listing.material)
@@ -121,17 +120,48 @@ def _with_live_capacity(session: Session, listing: ListingInput, candidates: lis
 def recommend(session: Session, user: User, listing_id: int, *, catalog: PartnerCatalog,
               estimator: AcceptanceEstimator | None = None, top_k: int = 10,
               now: datetime | None = None) -> list[Recommendation]:
-    """The partners that can take this listing, best expected value to the producer first."""
+    """The partners that can take this listing, best expected value to the producer first.
+
+    Candidates come from the cached index at full capacity, so their values are optimistic (reserved
+    capacity only lowers P(accept) through the fill rate, or removes a candidate). Live capacity is then
+    read in batches, best optimistic value first, until the k-th best live value beats every optimistic
+    value left: the result equals ranking every candidate at live capacity, for a few rows read."""
     listing = get_listing(session, user, listing_id)
     if user.role not in (Role.PRODUCER.value, Role.ADMIN.value):
         raise PermissionDenied("Only the listing's producer (or an admin) can see its ranked partners.")
     if listing.status not in (ListingStatus.OPEN.value, ListingStatus.MATCHED.value):
         return []
     now = now or datetime.now(UTC)
+    estimator = estimator or RuleAcceptance()
     li = listing_input(listing)
     index = catalog.index(session)
-    candidates = _with_live_capacity(session, li, candidates_for_listing(li, index, not_before=now.date()), index)
-    return rank_candidates(li, candidates, estimator=estimator or RuleAcceptance(), now=now, top_k=top_k)
+    optimistic = candidates_for_listing(li, index, not_before=now.date())
+    if not optimistic:
+        return []
+    config = ScoringConfig()
+    p = estimator.p_accept(li, optimistic, now=now)
+    values = [round(float(pi) * c.gross_cents) - transport_cents(c.distance_km, config=config)
+              for pi, c in zip(p, optimistic, strict=True)]
+    order = sorted(range(len(optimistic)), key=lambda i: -values[i])
+    live: list[Candidate] = []
+    batch = max(2 * top_k, 20)
+    for start in range(0, len(order), batch):
+        chunk = [optimistic[i] for i in order[start:start + batch]]
+        keys = {(c.partner_id, c.offer_material, week_start(c.pickup_date)) for c in chunk}
+        live += _live(chunk, _reserved(session, keys), index, li)
+        nxt = start + batch
+        if len(live) >= top_k and nxt < len(order):
+            live_values = sorted((v for v in _values(li, live, estimator, now, config)), reverse=True)
+            if live_values[top_k - 1] >= values[order[nxt]]:
+                break
+    return rank_candidates(li, live, estimator=estimator, now=now, config=config, top_k=top_k)
+
+
+def _values(listing: ListingInput, candidates: list[Candidate], estimator: AcceptanceEstimator, now: datetime,
+            config: ScoringConfig) -> list[int]:
+    p = estimator.p_accept(listing, candidates, now=now)
+    return [round(float(pi) * c.gross_cents) - transport_cents(c.distance_km, config=config)
+            for pi, c in zip(p, candidates, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)

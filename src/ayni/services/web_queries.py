@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -20,6 +21,8 @@ from ayni.domain.geo import Point, haversine_km
 from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role
 from ayni.domain.materials import accepts
 from ayni.domain.money import value_cents
+from ayni.errors import InvalidInput
+from ayni.matching.impact import EmissionFactors, co2e_avoided, load_emission_factors
 from ayni.matching.routing import RouteConfig, Stop, plan_route
 from ayni.services._common import require_role
 from ayni.services.listings import get_listing
@@ -48,6 +51,7 @@ class IncomeRow:
     month: str  # YYYY-MM
     kg: Decimal
     cents: int
+    co2e_kg: float | None  # None when the emission factors are not available
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,36 @@ class TotalRow:
     kg: Decimal
     cents: int
     collections: int
+    co2e_kg: float | None
+
+
+class _Sum:
+    """Running totals of collected matches: kg, céntimos, count and CO2e avoided."""
+
+    def __init__(self, factors: EmissionFactors | None) -> None:
+        self.factors = factors
+        self.kg, self.cents, self.n = Decimal(0), 0, 0
+        self.co2e: float | None = 0.0 if factors is not None else None
+
+    def add(self, match: Match) -> None:
+        kg = match.weighed_kg or Decimal(0)
+        self.kg += kg
+        self.cents += match.paid_cents or 0
+        self.n += 1
+        if self.factors is not None and self.co2e is not None:
+            impact = co2e_avoided(material=match.listing.material, kg=kg, factors=self.factors)
+            self.co2e += impact.co2e_avoided_kg if impact is not None else 0.0
+
+
+def emission_factors(data_dir: Path) -> EmissionFactors | None:
+    """EPA WARM v15 factors from the reference data, or ``None`` when this machine does not have them."""
+    path = data_dir / "peru" / "emission_factors_warm_v15.csv"
+    if not path.is_file():
+        return None
+    try:
+        return load_emission_factors(path)
+    except InvalidInput:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +140,8 @@ def listing_matches(session: Session, user: User, listing_id: int) -> list[Match
     return list(session.scalars(select(Match).where(Match.listing_id == listing.id).order_by(Match.id.desc())))
 
 
-def producer_income(session: Session, user: User) -> list[IncomeRow]:
-    """The producer's collected matches summed by month (kg weighed, soles paid)."""
+def producer_income(session: Session, user: User, *, factors: EmissionFactors | None) -> list[IncomeRow]:
+    """The producer's collected matches summed by month (kg weighed, soles paid, CO2e avoided)."""
     producer = my_producer(session, user)
     rows = session.scalars(
         select(Match)
@@ -115,24 +149,21 @@ def producer_income(session: Session, user: User) -> list[IncomeRow]:
         .where(Listing.producer_id == producer.id, Match.status == MatchStatus.COLLECTED.value)
         .order_by(Match.collected_at)
     )
-    months: dict[str, list[Decimal | int]] = defaultdict(lambda: [Decimal(0), 0])
+    months: dict[str, _Sum] = defaultdict(lambda: _Sum(factors))
     for m in rows:
-        key = m.collected_at.strftime("%Y-%m") if m.collected_at else "?"
-        months[key][0] += m.weighed_kg or Decimal(0)
-        months[key][1] += m.paid_cents or 0
-    return [IncomeRow(month=k, kg=Decimal(v[0]), cents=int(v[1])) for k, v in sorted(months.items())]
+        months[m.collected_at.strftime("%Y-%m") if m.collected_at else "?"].add(m)
+    return [IncomeRow(month=k, kg=v.kg, cents=v.cents, co2e_kg=v.co2e) for k, v in sorted(months.items())]
 
 
 def partner_requests(session: Session, user: User) -> list[Match]:
-    """Pickup requests addressed to the partner that wait for its answer."""
+    """Pickup requests addressed to the partner that wait for its answer, the most valuable first."""
     partner = my_partner(session, user)
-    return list(
-        session.scalars(
-            select(Match)
-            .where(Match.partner_id == partner.id, Match.status == MatchStatus.PROPOSED.value)
-            .order_by(Match.created_at)
-        )
+    rows = session.scalars(
+        select(Match)
+        .where(Match.partner_id == partner.id, Match.status == MatchStatus.PROPOSED.value)
+        .order_by(Match.created_at)
     )
+    return sorted(rows, key=lambda m: -value_cents(kg=m.listing.estimated_kg, cents_per_kg=m.agreed_price_cents_per_kg))
 
 
 def nearby_open_listings(session: Session, user: User, *, limit: int = 30) -> list[tuple[Listing, float, int]]:
@@ -192,13 +223,13 @@ def _order(partner: Partner, matches: Sequence[Match]) -> list[int]:
         return [m.listing_id for m in matches]
     stops = [Stop(m.listing_id, m.listing.latitude, m.listing.longitude, m.reserved_kg) for m in matches]
     route = plan_route(
-        depot_lat=partner.latitude, depot_lon=partner.longitude, stops=stops, config=RouteConfig(time_limit_s=0.3)
+        depot_lat=partner.latitude, depot_lon=partner.longitude, stops=stops, config=RouteConfig(time_limit_s=0.05)
     )
     return list(route.order) + list(route.unroutable)
 
 
-def collected_totals(session: Session, user: User, *, by: str) -> list[TotalRow]:
-    """Kg weighed and soles paid in collected matches, by ``district``, ``material`` or ``month``."""
+def collected_totals(session: Session, user: User, *, by: str, factors: EmissionFactors | None) -> list[TotalRow]:
+    """Kg weighed, soles paid and CO2e avoided in collected matches, by ``district``, ``material`` or ``month``."""
     require_role(user, Role.ANALYST, Role.ADMIN)
     stmt = (
         select(Match, District.distrito)
@@ -206,7 +237,7 @@ def collected_totals(session: Session, user: User, *, by: str) -> list[TotalRow]
         .join(District, District.ubigeo == Listing.ubigeo)
         .where(Match.status == MatchStatus.COLLECTED.value)
     )
-    acc: dict[str, list[Decimal | int]] = defaultdict(lambda: [Decimal(0), 0, 0])
+    acc: dict[str, _Sum] = defaultdict(lambda: _Sum(factors))
     for match, distrito in session.execute(stmt):
         if by == "district":
             key = f"{distrito} ({match.listing.ubigeo})"
@@ -214,11 +245,18 @@ def collected_totals(session: Session, user: User, *, by: str) -> list[TotalRow]
             key = match.listing.material
         else:
             key = match.collected_at.strftime("%Y-%m") if match.collected_at else "?"
-        acc[key][0] += match.weighed_kg or Decimal(0)
-        acc[key][1] += match.paid_cents or 0
-        acc[key][2] += 1
-    rows = [TotalRow(key=k, kg=Decimal(v[0]), cents=int(v[1]), collections=int(v[2])) for k, v in acc.items()]
+        acc[key].add(match)
+    rows = [TotalRow(key=k, kg=v.kg, cents=v.cents, collections=v.n, co2e_kg=v.co2e) for k, v in acc.items()]
     return sorted(rows, key=lambda r: r.key) if by == "month" else sorted(rows, key=lambda r: -r.kg)
+
+
+def district_names(session: Session, ubigeos: Sequence[str]) -> dict[str, str]:
+    """UBIGEO → district name, for the codes given."""
+    wanted = set(ubigeos)
+    if not wanted:
+        return {}
+    rows = session.execute(select(District.ubigeo, District.distrito).where(District.ubigeo.in_(wanted)))
+    return {row.ubigeo: row.distrito for row in rows}
 
 
 def partner_materials(session: Session, user: User) -> list[PartnerMaterial]:

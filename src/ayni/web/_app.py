@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,9 +31,11 @@ def _html_not_found(api_handler: Handler | None) -> Handler:
 
     async def handle(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StarletteHTTPException) and exc.status_code == 404 and _wants_html(request):
+            started = time.perf_counter()
             response = error_page(request, NotFound("There is no such page."))
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
             return response
         if api_handler is None:
             raise exc

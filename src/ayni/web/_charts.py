@@ -23,7 +23,7 @@ def bars(values: Sequence[tuple[str, float]], *, width: int = 320, height: int =
         return []
     top = max(v for _, v in values) or 1.0
     slot = width / len(values)
-    bar_w = max(4.0, slot * 0.7)
+    bar_w = min(48.0, max(4.0, slot * 0.7))
     usable = height - pad - 4
     out = []
     for i, (label, value) in enumerate(values):

@@ -59,6 +59,21 @@ class Locale:
     def kg(self, value: Decimal | float | int | None) -> str:
         return "—" if value is None else f"{self.number(value, 3)} kg"
 
+    def co2e(self, value: float | None) -> str:
+        return "—" if value is None else f"{self.number(value, 1)} kg"
+
+    def month(self, key: str) -> str:
+        """``"2026-11"`` as ``"nov 2026"`` in the catalogue's month names."""
+        year, _, month = key.partition("-")
+        if not month.isdigit():
+            return key
+        return f"{self.t(f'month.{int(month)}')} {year}"
+
+    def month_short(self, key: str) -> str:
+        """``"2026-11"`` as ``"nov"`` (chart labels; the year is in the table beside the chart)."""
+        _, _, month = key.partition("-")
+        return self.t(f"month.{int(month)}") if month.isdigit() else key
+
     def km(self, value: float | None) -> str:
         return "—" if value is None else f"{self.number(value, 1)} km"
 

@@ -118,3 +118,14 @@ def test_per_zone_forecaster_chooses_per_zone_and_round_trips(tmp_path: Path) ->
     for zone, out in est.predict(data).items():
         pd.testing.assert_frame_equal(out, again.predict(data)[zone])
     assert out["mean"].mean() > 200  # zone b is three times larger
+
+
+def test_exog_optional_lets_cv_drop_useless_exogenous_inputs(make_forecaster: Make, tmp_path: Path) -> None:
+    s = weekly_series(260, noise=3.0)
+    noise = pd.DataFrame({"junk": np.random.default_rng(5).normal(size=len(s))}, index=s.index)
+    est = make_forecaster(candidates=("linear",), exog_mode="same_time", exog_optional=True).fit(s, noise)
+    assert set(est.cv_scores_) == {"linear", "linear-no_exog"}
+    future = pd.date_range(s.index[-1], periods=8, freq="D")[1:]
+    exog = pd.DataFrame({"junk": 0.0}, index=s.index.append(future))
+    again = ZoneForecaster.load(est.save(tmp_path / "m"))
+    pd.testing.assert_frame_equal(again.predict(s, exog), est.predict(s, exog))

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from ayni.domain.money import value_cents
 from ayni.errors import AyniError
 from ayni.services import matches, profiles, web_queries
 from ayni.storage.tables import Match, User
@@ -41,7 +42,9 @@ def _proposed_day(m: Match) -> date | None:
 @router.get("")
 def home(request: Request, session: Db, user: WebUser) -> Response:
     partner = profiles.my_partner(session, user)
-    requests = [(m, _proposed_day(m)) for m in web_queries.partner_requests(session, user)]
+    pending = web_queries.partner_requests(session, user)
+    requests = [(m, _proposed_day(m), value_cents(kg=m.listing.estimated_kg, cents_per_kg=m.agreed_price_cents_per_kg))
+                for m in pending]
     accepted = [(m, _contact(session, user, m)) for m in web_queries.partner_accepted(session, user)]
     return render(
         request,
@@ -52,6 +55,7 @@ def home(request: Request, session: Db, user: WebUser) -> Response:
         accepted=accepted,
         nearby=web_queries.nearby_open_listings(session, user),
         today=_today(),
+        districts=web_queries.district_names(session, [m.listing.ubigeo for m in pending]),
     )
 
 

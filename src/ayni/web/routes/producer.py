@@ -19,7 +19,7 @@ from ayni.web import _drafts
 from ayni.web import _forms as f
 from ayni.web._charts import bars
 from ayni.web._csrf import checked_form
-from ayni.web._render import Db, WebRoute, WebUser, redirect, render
+from ayni.web._render import Db, WebRoute, WebUser, emission_factors_of, locale_of, redirect, render
 from ayni.web.ranking import rank_partners
 
 log = logging.getLogger("ayni.web")
@@ -39,8 +39,9 @@ def _settings(request: Request) -> Settings:
 def home(request: Request, session: Db, user: WebUser) -> Response:
     producer = profiles.my_producer(session, user)
     page = listings.list_listings(session, user, status=None, material=None, ubigeo=None, limit=50, offset=0)
-    income = web_queries.producer_income(session, user)
-    chart = bars([(row.month[2:], row.cents / 100) for row in income[-12:]])
+    income = web_queries.producer_income(session, user, factors=emission_factors_of(request))
+    loc = locale_of(request)
+    chart = bars([(loc.month_short(row.month), row.cents / 100) for row in income[-12:]])
     return render(
         request,
         "producer_home.html",
@@ -51,6 +52,7 @@ def home(request: Request, session: Db, user: WebUser) -> Response:
         chart=chart,
         total_cents=sum(r.cents for r in income),
         total_kg=sum((r.kg for r in income), start=0),
+        total_co2e=None if any(r.co2e_kg is None for r in income) else sum(r.co2e_kg or 0.0 for r in income),
         classifier_ready=getattr(request.app.state, "classifier", None) is not None,
     )
 

@@ -16,7 +16,7 @@ from ayni.services._common import require_role
 from ayni.web import _forms as f
 from ayni.web._charts import bars
 from ayni.web._csrf import checked_form
-from ayni.web._render import Db, WebRoute, WebUser, locale_of, redirect, render
+from ayni.web._render import Db, WebRoute, WebUser, emission_factors_of, locale_of, redirect, render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PAGE = 50
@@ -57,17 +57,20 @@ async def set_active(request: Request, session: Db, user: WebUser, user_id: int)
 
 @router.get("/analyst")
 def analyst(request: Request, session: Db, user: WebUser) -> Response:
-    tables = {by: web_queries.collected_totals(session, user, by=by) for by in GROUPS}
+    factors = emission_factors_of(request)
+    tables = {by: web_queries.collected_totals(session, user, by=by, factors=factors) for by in GROUPS}
     months = tables["month"][-12:]
+    loc = locale_of(request)
     return render(
         request,
         "analyst.html",
         user=user,
         tables=tables,
-        kg_chart=bars([(r.key[2:], float(r.kg)) for r in months]),
-        soles_chart=bars([(r.key[2:], r.cents / 100) for r in months]),
+        kg_chart=bars([(loc.month_short(r.key), float(r.kg)) for r in months]),
+        soles_chart=bars([(loc.month_short(r.key), r.cents / 100) for r in months]),
         total_kg=sum((r.kg for r in tables["material"]), start=0),
         total_cents=sum(r.cents for r in tables["material"]),
+        total_co2e=None if factors is None else sum(r.co2e_kg or 0.0 for r in tables["material"]),
     )
 
 
@@ -78,10 +81,11 @@ def export(request: Request, session: Db, user: WebUser, by: str = "district") -
     loc = locale_of(request)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([by, "kg", "soles", "collections"])
-    for row in web_queries.collected_totals(session, user, by=by):
+    writer.writerow([by, "kg", "soles", "collections", "co2e_avoided_kg"])
+    for row in web_queries.collected_totals(session, user, by=by, factors=emission_factors_of(request)):
         key = loc.material(row.key) if by == "material" else row.key
-        writer.writerow([key, f"{row.kg:.3f}", f"{Decimal(row.cents) / 100:.2f}", row.collections])
+        co2e = "" if row.co2e_kg is None else f"{row.co2e_kg:.1f}"
+        writer.writerow([key, f"{row.kg:.3f}", f"{Decimal(row.cents) / 100:.2f}", row.collections, co2e])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ayni.errors import InvalidInput, ModelUnavailable
+from ayni.matching.candidates import check_pair
+from ayni.matching.history import InteractionHistory, Outcome
+from ayni.matching.ranker import FEATURES, AcceptanceModel, LearntAcceptance, pair_features
+from ayni.matching.scoring import rank_candidates
+
+from ._factories import LIMA, listing, partner
+
+
+def _data(seed: int = 0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(FEATURES)))
+    X[rng.random(n) < 0.1, 16] = np.nan  # missing photo confidence
+    logit = 1.5 * X[:, 0] - X[:, 3] + np.nan_to_num(X[:, 16])
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def _model(**kw: object) -> AcceptanceModel:
+    return AcceptanceModel(max_iter=30, min_samples_leaf=10, **kw)  # type: ignore[arg-type]
+
+
+def test_fit_returns_self_and_predict_proba_is_a_distribution() -> None:
+    X, y = _data()
+    model = _model(random_state=0)
+    assert model.fit(X, y) is model
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    assert np.allclose(proba.sum(axis=1), 1) and np.all((proba >= 0) & (proba <= 1))
+    assert set(model.predict(X).tolist()) <= {0, 1}
+
+
+def test_learns_the_signal() -> None:
+    X, y = _data()
+    p = _model(random_state=0).fit(X, y).predict_proba(X)[:, 1]
+    assert p[y == 1].mean() > p[y == 0].mean() + 0.1
+
+
+def test_unfitted_model_refuses_to_predict() -> None:
+    with pytest.raises(ModelUnavailable, match="not fitted"):
+        _model().predict_proba(np.zeros((1, len(FEATURES))))
+
+
+def test_init_only_stores_hyperparameters() -> None:
+    model = AcceptanceModel(learning_rate=0.2, random_state=3)
+    assert model.get_params()["learning_rate"] == 0.2 and not hasattr(model, "trees_")
+
+
+def test_same_random_state_gives_the_same_model() -> None:
+    X, y = _data()
+    a = _model(random_state=5).fit(X, y).predict_proba(X)
+    b = _model(random_state=5).fit(X, y).predict_proba(X)
+    assert np.array_equal(a, b)
+
+
+def test_compiled_trees_match_scikit_learn() -> None:
+    X, y = _data()
+    model = _model(random_state=0).fit(X, y)
+    assert model.estimator_ is not None
+    assert np.allclose(model.predict_proba(X), model.estimator_.predict_proba(X), atol=1e-10)
+
+
+def test_json_round_trip_predicts_identically(tmp_path: Path) -> None:
+    X, y = _data()
+    model = _model(random_state=0).fit(X, y)
+    loaded = AcceptanceModel.load(model.save(tmp_path / "acceptance.json"))
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert loaded.get_params() == model.get_params()
+    assert b"\x80" not in (tmp_path / "acceptance.json").read_bytes()  # JSON text, not a pickle
+
+
+def test_loading_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"format": "something-else"}', encoding="utf-8")
+    with pytest.raises(InvalidInput, match="Not an acceptance model"):
+        AcceptanceModel.load(path)
+
+
+def test_fit_validates_its_input() -> None:
+    with pytest.raises(InvalidInput):
+        _model().fit(np.zeros((5, 3)), np.zeros(4))
+    with pytest.raises(InvalidInput, match="both classes"):
+        _model().fit(np.zeros((5, 3)), np.zeros(5))
+
+
+def test_wrong_number_of_features_is_refused() -> None:
+    X, y = _data()
+    model = _model(random_state=0).fit(X, y)
+    with pytest.raises(InvalidInput, match="features"):
+        model.predict_proba(X[:, :3])
+
+
+def test_history_features_reflect_past_outcomes_and_drive_the_learnt_ranking() -> None:
+    good, bad = partner(1, lat=LIMA[0] + 0.02), partner(2, lat=LIMA[0] + 0.02)
+    history = InteractionHistory()
+    history.add([Outcome(1, 1, "household", True, True)] * 30 + [Outcome(1, 2, "household", False, False)] * 30)
+    history.refresh_latent()
+    x = listing()
+    cands = [c for p in (bad, good) if (c := check_pair(x, p).candidate) is not None]
+    feats = pair_features(x, cands, history=history, now=datetime(2026, 3, 1, 12))
+    rate = FEATURES.index("partner_rate")
+    assert feats[1, rate] > feats[0, rate]
+    X = np.vstack([feats] * 50)
+    y = np.array([0, 1] * 50)
+    model = _model(random_state=0).fit(X, y)
+    recs = rank_candidates(x, cands, estimator=LearntAcceptance(model, history), now=datetime(2026, 3, 1, 12))
+    assert recs[0].partner_id == 1 and recs[0].p_source == "model"

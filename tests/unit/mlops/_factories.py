@@ -1,0 +1,20 @@
+"""Factories for the MLOps tests: small, separable data with sensible defaults."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def blobs(n: int, *, shift: float = 0.0, seed: int = 0, classes: tuple[str, ...] = ("glass", "paper", "metal"),
+          dim: int = 4, split: str = "train") -> pd.DataFrame:
+    """Separable Gaussian blobs as an ``f0…`` feature frame with ``key``, ``label`` and ``split``."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(classes, n)
+    centres = {c: np.eye(dim)[i % dim] * 3 for i, c in enumerate(classes)}
+    X = np.stack([centres[c] for c in labels]) + rng.normal(0, 1, (n, dim)) + shift
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(dim)])
+    frame.insert(0, "label", labels)
+    frame.insert(0, "key", [f"{split}-{seed}-{i:05d}" for i in range(n)])
+    frame["split"] = split
+    return frame
