@@ -87,6 +87,9 @@ class LiveServer:
     def set_classifier(self, classifier: Any) -> None:
         self.app.state.classifier = classifier
 
+    def seed_partner(self, **kw: Any) -> str:
+        return seed_partner(self.session_factory, app=self.app, **kw)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -126,8 +129,10 @@ def seed_user(factory: sessionmaker[Session], role: Role, *, phone: str | None =
     return email
 
 
-def seed_partner(factory: sessionmaker[Session], *, name: str = "Recicla Chiclayo", price_cents: int = 90) -> str:
-    """A partner in Chiclayo that takes plastic and cardboard every day within 15 km."""
+def seed_partner(
+    factory: sessionmaker[Session], *, app: Any, name: str = "Recicla Chiclayo", price_cents: int = 90
+) -> str:
+    """A partner in Chiclayo that takes plastic and cardboard every day within 15 km (and is ranked at once)."""
     email = new_email("partner")
     with factory() as s, s.begin():
         user = auth.create_user(
@@ -149,6 +154,9 @@ def seed_partner(factory: sessionmaker[Session], *, name: str = "Recicla Chiclay
                 MaterialOffer("cardboard", 30, Decimal(0), Decimal(1000)),
             ],
         )
+    catalog = getattr(app.state, "partner_catalog", None)
+    if catalog is not None:  # the ranker caches partners; a partner made outside the pages must be seen
+        catalog.invalidate()
     return email
 
 

@@ -26,7 +26,6 @@ from .conftest import (
     LiveServer,
     new_email,
     photo_bytes,
-    seed_partner,
     seed_user,
 )
 
@@ -104,7 +103,7 @@ def test_producer_and_partner_complete_a_collection_and_the_producer_sees_the_in
     # phone: no model, so the producer is asked to choose; desktop: a confident but wrong model, corrected.
     live_server.set_classifier(None if viewport == "phone" else FixedClassifier("glass"))
     partner_name = f"Recicla {uuid.uuid4().hex[:5]}"
-    partner_email = seed_partner(live_server.session_factory, name=partner_name, price_cents=95)
+    partner_email = live_server.seed_partner(name=partner_name, price_cents=95)
     producer_email = new_email("producer")
 
     geo = {"geolocation": {"latitude": -6.7702, "longitude": -79.8405}, "permissions": ["geolocation"]}
@@ -280,6 +279,13 @@ def test_admin_disables_a_user_and_analyst_exports_csv_using_only_the_keyboard(
     with j.page.expect_navigation():
         j.page.keyboard.press("Enter")
     assert "Desactivado" in j.page.locator("tr", has_text=victim).inner_text()
+
+    j.page.get_by_label("Zona (UBIGEO)").fill("1401")
+    j.page.get_by_role("button", name="Calcular asignación").click()
+    j.page.wait_for_url("**/admin/allocation")
+    assert j.page.locator("h1").inner_text() == "Asignación de la zona 1401"
+    assert j.page.get_by_role("rowheader", name="Óptimo (con capacidad)").is_visible()
+    j.check("allocation")
 
     j.go("/analyst")
     j.check("analyst")

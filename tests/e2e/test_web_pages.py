@@ -239,7 +239,7 @@ def test_partner_sees_the_producer_contact_only_after_accepting(web: tuple[TestC
         "/producer/listings", data={"csrf_token": token, "material": "cardboard", "kg": "20"}, follow_redirects=False
     )
     listing_url = r.headers["location"]
-    partner_email = seed_partner(web[1], name="Acopio Norte")
+    partner_email = seed_partner(web[1], app=web[0].app, name="Acopio Norte")
     page = client.get(listing_url).text
     partner_id = re.search(r'data-partner="(\d+)">\s*<h3>Acopio Norte', page)
     assert partner_id
@@ -255,3 +255,60 @@ def test_partner_sees_the_producer_contact_only_after_accepting(web: tuple[TestC
         f"/partner/matches/{match_id.group(1)}/accept", data={"csrf_token": partner.cookies.get("ayni_csrf")}
     )
     assert r.status_code == 200 and "955 444 333" in r.text
+
+
+class _BrokenClassifier:
+    def predict(self, data: bytes) -> Any:
+        raise RuntimeError("onnxruntime exploded")
+
+
+def test_a_failing_model_falls_back_to_choosing_by_hand(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _signup_producer(client)
+    client.app.state.classifier = _BrokenClassifier()  # type: ignore[attr-defined]
+    try:
+        r = client.post(
+            "/producer/photo",
+            data={"csrf_token": client.cookies.get("ayni_csrf")},
+            files={"photo": ("x.jpg", photo_bytes(size=(16, 16)), "image/jpeg")},
+        )
+    finally:
+        client.app.state.classifier = None  # type: ignore[attr-defined]
+    assert r.status_code == 200 and "data-unsure" in r.text
+
+
+def test_a_declined_request_reopens_the_listing_for_the_producer(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    producer_email = _signup_producer(client)
+    token = client.cookies.get("ayni_csrf")
+    r = client.post("/producer/listings", data={"csrf_token": token, "material": "plastic", "kg": "8"}, follow_redirects=False)
+    listing_url = r.headers["location"]
+    partner_email = seed_partner(web[1], app=web[0].app, name="Planta Sur")
+    partner_id = re.search(r'data-partner="(\d+)">\s*<h3>Planta Sur', client.get(listing_url).text)
+    assert partner_id
+    client.post(listing_url + "/pickup", data={"csrf_token": token, "partner_id": partner_id.group(1)})
+
+    partner = _fresh(web)
+    _login(partner, partner_email)
+    match_id = re.search(r'data-request="(\d+)"', partner.get("/partner").text)
+    assert match_id
+    r = partner.post(
+        f"/partner/matches/{match_id.group(1)}/decline",
+        data={"csrf_token": partner.cookies.get("ayni_csrf"), "reason": "sin camión"},
+    )
+    assert r.status_code == 200 and "data-request" not in r.text
+
+    producer = _fresh(web)  # the same client, now as the producer again
+    _login(producer, producer_email)
+    page = producer.get(listing_url).text
+    assert 'class="badge s-open"' in page and "Rechazado" in page
+
+
+def test_a_precise_material_must_belong_to_the_chosen_class(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    _signup_producer(client)
+    token = client.cookies.get("ayni_csrf")
+    r = client.post("/producer/listings", data={"csrf_token": token, "material": "paper", "precise": "PET", "kg": "2"})
+    assert r.status_code == 422 and "mismo tipo" in r.text
+    r = client.post("/producer/listings", data={"csrf_token": token, "material": "plastic", "precise": "PET", "kg": "2"})
+    assert r.status_code == 200 and "PET (botellas)" in r.text

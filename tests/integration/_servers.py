@@ -30,7 +30,7 @@ def require_tool(name: str) -> str:
     """The tool's path; skip the test when it is missing, unless AYNI_REQUIRE_TOOLS=1 makes that a failure."""
     path = shutil.which(name)
     if path is None:
-        reason = f"'{name}' is not installed (Debian: apt-get install -y prometheus)"
+        reason = f"'{name}' is not installed (Debian: apt-get install -y prometheus prometheus-pushgateway)"
         if os.environ.get("AYNI_REQUIRE_TOOLS") == "1":
             pytest.fail(f"AYNI_REQUIRE_TOOLS=1 but {reason}")
         pytest.skip(reason)

@@ -21,7 +21,7 @@ from PIL import Image, ImageFilter
 from ayni.mlops.drift import DriftReference, build_reference, compare, image_quality, image_signals
 from ayni.mlops.feedback import EvalSet, freeze_eval_set
 from ayni.mlops.promotion import CheckResult, GateConfig, run_gate
-from ayni.mlops.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryConfig
+from ayni.mlops.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ayni.mlops.retrain import TrainedModel, gate_callbacks, retrain, train_and_register
 from ayni.mlops.serving import ChampionHolder
 from ayni.mlops.tiny import TinyClassifier, TinyTrainer
@@ -29,6 +29,7 @@ from ayni.services.mlops_data import feedback_frame
 from ayni.storage.engine import make_engine, make_session_factory, transaction
 from ayni.storage.migrate import upgrade
 from ayni.storage.tables import Feedback
+from tests.unit.mlops._factories import mlflow_registry
 
 pytestmark = pytest.mark.integration
 
@@ -105,8 +106,8 @@ def write_dataset(root: Path, *, n_train: int, n_test: int, seed: int, mislabel:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> ModelRegistry:
-    return ModelRegistry(RegistryConfig.local(tmp_path / "var"))
+def registry(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
+    return mlflow_registry(tmp_path / "var", tmp_path_factory.getbasetemp() / "mlflow-template")
 
 
 def submit_corrections(url: str, media_dir: Path, rows: pd.DataFrame) -> None:

@@ -5,7 +5,11 @@ And: every query of the Grafana dashboard runs in that Prometheus and names only
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", 
 class Stack:
     api: str
     prometheus: str
+    pushgateway: str | None
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         r = httpx.get(f"{self.prometheus}/api/v1/query", params={"query": expr}, timeout=5)
@@ -47,14 +52,18 @@ class Stack:
         raise AssertionError(f"no series for {expr} after {timeout_s}s")
 
 
-def _prometheus_config(path: Path, api_port: int) -> None:
+def _prometheus_config(path: Path, api_port: int, push_port: int | None) -> None:
     # JSON is YAML: no YAML library needed to write Prometheus's config.
+    jobs: list[dict[str, Any]] = [
+        {"job_name": "ayni", "metrics_path": "/metrics", "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]}
+    ]
+    if push_port is not None:
+        target = {"targets": [f"127.0.0.1:{push_port}"]}
+        jobs.append({"job_name": "pushgateway", "honor_labels": True, "static_configs": [target]})
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(ALERTS)],
-        "scrape_configs": [
-            {"job_name": "ayni", "metrics_path": "/metrics", "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]}
-        ],
+        "scrape_configs": jobs,
     }
     path.write_text(json.dumps(config), encoding="utf-8")
 
@@ -66,7 +75,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     url = f"sqlite:///{tmp / 'ayni.db'}"
     upgrade(url)
     api_port, prom_port = free_port(), free_port()
-    _prometheus_config(tmp / "prometheus.yml", api_port)
+    pushgateway = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+    push_port = free_port() if pushgateway else None
+    _prometheus_config(tmp / "prometheus.yml", api_port, push_port)
     prom_cmd = [
         prometheus,
         f"--config.file={tmp / 'prometheus.yml'}",
@@ -76,12 +87,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ]
     api_cmd = uvicorn_cmd("tests.integration._obs_app:create_app_for_test", api_port)
     api, prom = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{prom_port}"
-    with running(
+    servers = [
         Server(api_cmd, ayni_env(database_url=url, var_dir=tmp / "var"), f"{api}/healthz"),
         Server(prom_cmd, {}, f"{prom}/-/ready"),
-    ):
+    ]
+    push = f"http://127.0.0.1:{push_port}" if push_port else None
+    if pushgateway and push:
+        push_cmd = [pushgateway, f"--web.listen-address=127.0.0.1:{push_port}", "--log.level=warn"]
+        servers.append(Server(push_cmd, {}, f"{push}/-/ready"))
+    with running(*servers):
         _send_traffic(api)
-        yield Stack(api=api, prometheus=prom)
+        yield Stack(api=api, prometheus=prom, pushgateway=push)
 
 
 def _send_traffic(api: str) -> None:
@@ -143,7 +159,7 @@ def test_prometheus_sees_business_job_and_drift_series_with_bounded_labels(stack
     assert _value(stack.wait_for("ayni_paid_soles_total")) == 10.0
     assert _value(stack.wait_for("ayni_co2e_avoided_kg_total")) == pytest.approx(3.2)
     assert _value(stack.wait_for('ayni_matches_total{event="accepted"}')) == 1
-    assert _value(stack.wait_for('ayni_job_runs_total{task="retrain",outcome="failure"}')) == 1
+    assert _value(stack.wait_for('ayni_job_runs_total{job="ayni",task="retrain",outcome="failure"}')) == 1
     assert _value(stack.wait_for('ayni_drift_score{model="vision",signal="confidence"}')) == pytest.approx(0.4)
 
 
@@ -159,6 +175,36 @@ def test_alert_rules_load_and_the_drift_and_retraining_alerts_go_pending(stack: 
         time.sleep(0.5)
     assert len(rules) == 12
     assert all(rule["health"] == "ok" for rule in rules), [(r["name"], r.get("lastError")) for r in rules]
+
+
+BATCH_JOB = """
+import sys
+from ayni.observability import metrics
+
+try:
+    with metrics.track_job("retrain", pushgateway=sys.argv[1]):
+        raise RuntimeError("the trainer crashed")
+except RuntimeError:
+    pass
+with metrics.track_job("allocate", pushgateway=sys.argv[1]):
+    metrics.record_matching(kind="allocation", latency_s=1.5, candidates=40)
+"""
+
+
+def test_a_batch_job_pushes_its_outcome_through_the_pushgateway_and_the_failure_alert_fires(stack: Stack) -> None:
+    if stack.pushgateway is None:
+        require_tool("prometheus-pushgateway")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    subprocess.run([sys.executable, "-c", BATCH_JOB, str(stack.pushgateway)], env=env, check=True, timeout=60)
+    failed = stack.wait_for('ayni_job_last_failure_timestamp_seconds{job="ayni-batch",task="retrain"}')
+    assert 0 < _value(failed) <= time.time()
+    assert stack.wait_for('ayni_job_last_success_timestamp_seconds{job="ayni-batch",task="allocate"}')
+    assert _value(stack.wait_for('ayni_matching_candidates_sum{job="ayni-batch",kind="allocation"}')) == 40
+    assert stack.query('{job="ayni-batch",__name__=~"ayni_http_.*|ayni_classifier_.*"}') == []
+    alerts = stack.wait_for('ALERTS{alertname="AyniRetrainingFailed",alertstate="firing"}')
+    assert {a["metric"]["task"] for a in alerts} == {"retrain"}
+    assert stack.query('ALERTS{alertname="AyniAllocationFailed"}') == []
 
 
 def dashboard_queries() -> list[tuple[str, str]]:

@@ -40,7 +40,7 @@ def _manifest(path: Path | None) -> Path:
 @app.command()
 def split(manifest: ManifestOpt = None,
           hash_distance: Annotated[int, typer.Option(help="dHash Hamming distance for near-duplicates.")] = 4,
-          cosine: Annotated[float, typer.Option(help="Embedding cosine similarity for near-duplicates.")] = 0.95,
+          cosine: Annotated[float, typer.Option(help="Embedding cosine similarity for near-duplicates.")] = 0.93,
           seed: Annotated[int, typer.Option(help="Random seed.")] = 20261122) -> None:
     """Group near-duplicates and write the stratified 70/15/15 split manifest."""
     from ayni.vision.pipeline import run_split

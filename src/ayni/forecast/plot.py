@@ -22,8 +22,8 @@ def forecast_png(history: pd.Series, forecast: pd.DataFrame, *, title: str = "",
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default()
     left, right, top, bottom = 60, width - 15, 28, height - 30
-    times = pd.DatetimeIndex(history.index).append(pd.DatetimeIndex(forecast.index))
-    t0, t1 = times.min().value, times.max().value
+    times = pd.DatetimeIndex(pd.DatetimeIndex(history.index).append(pd.DatetimeIndex(forecast.index))).as_unit("ns")
+    t0, t1 = int(times.asi8.min()), int(times.asi8.max())
     values = [history.to_numpy(dtype=float), forecast[["lower", "upper"]].to_numpy(dtype=float).ravel()]
     if truth is not None:
         values.append(truth.to_numpy(dtype=float))
@@ -32,7 +32,7 @@ def forecast_png(history: pd.Series, forecast: pd.DataFrame, *, title: str = "",
     hi = hi if hi > lo else lo + 1.0
 
     def xy(ts: pd.DatetimeIndex, v: np.ndarray) -> list[tuple[float, float]]:
-        x = left + (ts.asi8 - t0) / max(t1 - t0, 1) * (right - left)
+        x = left + (ts.as_unit("ns").asi8 - t0) / max(t1 - t0, 1) * (right - left)
         y = bottom - (v - lo) / (hi - lo) * (bottom - top)
         return [(float(a), float(b)) for a, b in zip(x, y, strict=True) if np.isfinite(b)]
 

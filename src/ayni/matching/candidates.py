@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ayni.domain.geo import Point, haversine_km
 from ayni.domain.money import value_cents
 from ayni.matching.entities import Candidate, ListingInput, MaterialOffer, PartnerOffer
@@ -102,31 +105,65 @@ def candidates_for_listing(
     pos, dist = index.near_positions(lat=listing.lat, lon=listing.lon, material=listing.material)
     kg = float(listing.kg)
     start = max(listing.available_from, not_before) if not_before else listing.available_from
-    window = 0
-    for offset in range(min(7, max(0, (listing.available_until - start).days + 1))):
-        window |= 1 << (start + timedelta(days=offset)).weekday()
-    ok = (table.has_offer[pos] & (table.capacity_left_kg[pos] >= kg) & (table.min_kg[pos] <= kg)
-          & ((table.weekday_mask[pos] & window) != 0))
+    first_offset = _first_offsets(start, listing.available_until)
+    offset = first_offset[table.weekday_mask[pos]]
+    ok = table.has_offer[pos] & (table.capacity_left_kg[pos] >= kg) & (table.min_kg[pos] <= kg) & (offset >= 0)
+    grams = int(listing.kg * 1000)
     out: list[Candidate] = []
-    for i, d in zip(pos[ok].tolist(), dist[ok].tolist(), strict=True):
+    for i, d, off in zip(pos[ok].tolist(), dist[ok].tolist(), offset[ok].tolist(), strict=True):
         offer, partner = table.offers[i], table.partners[i]
-        # exact Decimal re-check (the arrays are floats) and the concrete pickup date
+        # exact Decimal re-check: the arrays are floats
         if offer is None or offer.capacity_left_kg < listing.kg or listing.kg < offer.min_kg:
             continue
-        pickup = first_pickup_date(window_start=start, window_end=listing.available_until,
-                                   weekdays=partner.pickup_weekdays)
-        if pickup is not None:
-            out.append(_candidate(listing, partner, offer, d, pickup))
+        out.append(Candidate(
+            listing.listing_id, partner.partner_id, offer.material, d, offer.price_cents_per_kg, listing.kg,
+            _gross_cents(grams, offer.price_cents_per_kg), start + timedelta(days=off), offer.capacity_left_kg,
+            partner.kind, partner.radius_km, offer.min_kg, table.fill_rate[i]))
     return out
+
+
+def _first_offsets(start: date, end: date) -> NDArray[np.int64]:
+    """For each of the 128 weekday masks, days from ``start`` to its first weekday in [start, end] (−1: none)."""
+    masks = np.arange(128, dtype=np.int64)
+    out = np.full(128, -1, dtype=np.int64)
+    wd = start.weekday()
+    for off in range(min(7, max(0, (end - start).days + 1))):
+        hit = ((masks >> ((wd + off) % 7)) & 1).astype(bool) & (out < 0)
+        out[hit] = off
+    return out
+
+
+def _gross_cents(grams: int, cents_per_kg: int) -> int:
+    """``value_cents`` in integers: grams × céntimos/kg / 1000, rounded half-even."""
+    q, r = divmod(grams * cents_per_kg, 1000)
+    return q + (1 if r > 500 or (r == 500 and q % 2) else 0)
 
 
 def listings_for_partner(
     partner: PartnerOffer, index: ListingIndex, *, not_before: date | None = None
 ) -> list[tuple[ListingInput, Candidate]]:
-    """Every open listing ``partner`` can take (its opportunities), nearest first."""
+    """Every open listing ``partner`` can take (its opportunities), nearest first.
+
+    Array masks pre-filter (material, quantity, capacity, weekday); each survivor is confirmed with
+    ``check_pair``, which also applies ``not_before``."""
+    pos, dist = index.near_positions(lat=partner.lat, lon=partner.lon, radius_km=partner.radius_km)
+    if len(pos) == 0:
+        return []
+    materials = index.material[pos]
+    lo = np.full(len(pos), np.inf)
+    hi = np.full(len(pos), -1.0)
+    for material in set(materials.tolist()):
+        offer = partner.offer_for(material)
+        if offer is not None:
+            same = materials == material
+            lo[same], hi[same] = float(offer.min_kg), float(offer.capacity_left_kg)
+    kg = index.kg[pos]
+    wmask = sum(1 << d for d in partner.pickup_weekdays)
+    ok = (kg >= lo) & (kg <= hi) & ((index.window_mask[pos] & wmask) != 0)
     out: list[tuple[ListingInput, Candidate]] = []
-    for listing, dist in index.near(lat=partner.lat, lon=partner.lon, radius_km=partner.radius_km):
-        result = check_pair(listing, partner, distance_km=dist, not_before=not_before)
+    for i, d in zip(pos[ok].tolist(), dist[ok].tolist(), strict=True):
+        listing = index.listings[i]
+        result = check_pair(listing, partner, distance_km=d, not_before=not_before)
         if result.candidate is not None:
             out.append((listing, result.candidate))
     return out

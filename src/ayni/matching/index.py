@@ -83,6 +83,7 @@ class OfferTable:
     min_kg: FloatArray
     capacity_left_kg: FloatArray
     weekday_mask: IntArray
+    fill_rate: tuple[float, ...]
 
     @classmethod
     def build(cls, partners: Sequence[PartnerOffer], material: str) -> OfferTable:
@@ -91,7 +92,8 @@ class OfferTable:
             tuple(partners), offers, np.array([o is not None for o in offers], dtype=bool),
             np.array([float(o.min_kg) if o else np.inf for o in offers]),
             np.array([float(o.capacity_left_kg) if o else -1.0 for o in offers]),
-            np.array([sum(1 << d for d in p.pickup_weekdays) for p in partners], dtype=np.int64))
+            np.array([sum(1 << d for d in p.pickup_weekdays) for p in partners], dtype=np.int64),
+            tuple(o.fill_rate if o else 1.0 for o in offers))
 
 
 class PartnerIndex:
@@ -114,6 +116,8 @@ class PartnerIndex:
             self._class_index[cls] = SphereIndex([self.partners[i].lat for i in members],
                                                  [self.partners[i].lon for i in members])
             self._class_max_radius[cls] = float(radius[members].max())
+        for material in MATERIALS:  # eager, so that no request pays for building a table
+            self.offer_table(material)
 
     def __len__(self) -> int:
         return len(self.partners)
@@ -150,11 +154,17 @@ class PartnerIndex:
 
 
 class ListingIndex:
-    """Open listings indexed by location, for a partner's opportunities."""
+    """Open listings indexed by location, for a partner's opportunities (with arrays for fast filters)."""
 
     def __init__(self, listings: Sequence[ListingInput]) -> None:
         self.listings: tuple[ListingInput, ...] = tuple(listings)
         self._index = SphereIndex([x.lat for x in self.listings], [x.lon for x in self.listings])
+        self.material = np.array([x.material for x in self.listings], dtype=object)
+        self.kg = np.array([float(x.kg) for x in self.listings])
+        self.window_mask = np.array([_window_mask(x) for x in self.listings], dtype=np.int64)
+
+    def near_positions(self, *, lat: float, lon: float, radius_km: float) -> tuple[IntArray, FloatArray]:
+        return self._index.within(lat=lat, lon=lon, radius_km=radius_km)
 
     def __len__(self) -> int:
         return len(self.listings)
@@ -162,3 +172,12 @@ class ListingIndex:
     def near(self, *, lat: float, lon: float, radius_km: float) -> list[tuple[ListingInput, float]]:
         pos, dist = self._index.within(lat=lat, lon=lon, radius_km=radius_km)
         return [(self.listings[i], float(d)) for i, d in zip(pos, dist, strict=True)]
+
+
+def _window_mask(x: ListingInput) -> int:
+    from datetime import timedelta
+
+    mask = 0
+    for offset in range(min(7, max(0, (x.available_until - x.available_from).days + 1))):
+        mask |= 1 << (x.available_from + timedelta(days=offset)).weekday()
+    return mask

@@ -62,17 +62,35 @@ def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, his
     producer_n = math.log1p(history.producer_accepted.get(listing.producer_id, 0))
     latent = history.latent(listing.producer_id, [c.partner_id for c in candidates])
     pid = listing.producer_id
-    for i, c in enumerate(candidates):
-        q = c.partner_id
-        x[i] = (
-            c.distance_km, c.distance_km / c.radius_km if c.radius_km > 0 else 1.0, c.distance_km - nearest,
-            math.log1p(kg), math.log(kg / float(c.min_kg)) if c.min_kg > 0 else 5.0,
-            kg / float(c.capacity_left_kg) if c.capacity_left_kg > 0 else 1.0, cls, _KINDS[c.partner_kind],
-            pkind, c.price_cents_per_kg, c.price_cents_per_kg / best, c.offer_fill_rate,
-            history.partner_rate(q), math.log1p(history.partner_n.get(q, 0)), reliability, producer_n,
-            conf, age, math.log1p(history.pair_n.get((pid, q), 0)), history.pair_rate(pid, q),
-            history.segment_rate(q, str(listing.producer_kind)), latent[i],
-        )
+    ids = [c.partner_id for c in candidates]
+    dist = np.array([c.distance_km for c in candidates])
+    radius = np.array([c.radius_km for c in candidates])
+    min_kg = np.array([float(c.min_kg) for c in candidates])
+    cap = np.array([float(c.capacity_left_kg) for c in candidates])
+    price = np.array([c.price_cents_per_kg for c in candidates], dtype=np.float64)
+    kind = str(listing.producer_kind)
+    x[:, 0] = dist
+    x[:, 1] = np.where(radius > 0, dist / np.maximum(radius, 1e-9), 1.0)
+    x[:, 2] = dist - nearest
+    x[:, 3] = math.log1p(kg)
+    x[:, 4] = np.where(min_kg > 0, np.log(kg / np.maximum(min_kg, 1e-9)), 5.0)
+    x[:, 5] = np.where(cap > 0, kg / np.maximum(cap, 1e-9), 1.0)
+    x[:, 6] = cls
+    x[:, 7] = [_KINDS[c.partner_kind] for c in candidates]
+    x[:, 8] = pkind
+    x[:, 9] = price
+    x[:, 10] = price / best
+    x[:, 11] = [c.offer_fill_rate for c in candidates]
+    x[:, 12] = [history.partner_rate(q) for q in ids]
+    x[:, 13] = np.log1p([history.partner_n.get(q, 0) for q in ids])
+    x[:, 14] = reliability
+    x[:, 15] = producer_n
+    x[:, 16] = conf
+    x[:, 17] = age
+    x[:, 18] = np.log1p([history.pair_n.get((pid, q), 0) for q in ids])
+    x[:, 19] = [history.pair_rate(pid, q) for q in ids]
+    x[:, 20] = [history.segment_rate(q, kind) for q in ids]
+    x[:, 21] = latent
     return x
 
 
@@ -80,17 +98,18 @@ class AcceptanceModel:
     """Gradient-boosted P(accept and collect); ``fit`` / ``predict_proba`` / ``save`` / ``load``."""
 
     def __init__(self, *, learning_rate: float = 0.08, max_iter: int = 250, max_leaf_nodes: int = 31,
-                 min_samples_leaf: int = 40, l2_regularization: float = 1.0,
+                 max_depth: int | None = 8, min_samples_leaf: int = 40, l2_regularization: float = 1.0,
                  random_state: int | None = None) -> None:
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
+        self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("learning_rate", "max_iter", "max_leaf_nodes",
+        return {k: getattr(self, k) for k in ("learning_rate", "max_iter", "max_leaf_nodes", "max_depth",
                                                 "min_samples_leaf", "l2_regularization", "random_state")}
 
     def fit(self, X: FloatArray, y: NDArray[Any]) -> AcceptanceModel:
@@ -102,6 +121,7 @@ class AcceptanceModel:
             raise InvalidInput("y must be binary (0/1) and contain both classes.")
         est = HistGradientBoostingClassifier(
             learning_rate=self.learning_rate, max_iter=self.max_iter, max_leaf_nodes=self.max_leaf_nodes,
+            max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
             early_stopping=False, random_state=self.random_state)
         est.fit(X, y)
@@ -184,18 +204,29 @@ def _compile(node_arrays: Sequence[NDArray[Any]]) -> dict[str, NDArray[Any]]:
 
 
 def _walk(trees: dict[str, NDArray[Any]], X: FloatArray) -> FloatArray:
-    """Sum of leaf values over all trees for each row, walking every tree at once (depth iterations)."""
-    t, n = trees["feature"].shape[0], X.shape[0]
-    rows = np.arange(t)[:, None]
-    cols = np.arange(n)[None, :]
-    node = np.zeros((t, n), dtype=np.int64)
+    """Sum of leaf values over all trees for each row, walking every tree at once (≤ depth steps).
+
+    Trees are flattened: node ``j`` of tree ``t`` is ``t × width + j``, so each step is a few 1-D
+    ``take``s; leaves point to themselves, so rows that reached a leaf simply stay there."""
+    t, width = trees["feature"].shape
+    n, n_feat = X.shape
+    offset = (np.arange(t, dtype=np.int64) * width)[:, None]
+    feature = trees["feature"].ravel()
+    threshold = trees["threshold"].ravel()
+    missing_left = trees["missing_left"].ravel()
+    leaf = trees["is_leaf"].ravel()
+    left = (trees["left"] + offset).ravel()
+    right = (trees["right"] + offset).ravel()
+    left = np.where(leaf, np.arange(t * width), left)
+    right = np.where(leaf, np.arange(t * width), right)
+    flat_x = X.ravel()
+    row_base = (np.arange(n, dtype=np.int64) * n_feat)[None, :]
+    node = np.broadcast_to(offset, (t, n)).copy()
     for _ in range(int(trees["depth"].max(initial=0))):
-        f = trees["feature"][rows, node]
-        x = X[cols, f]
-        go_left = np.where(np.isnan(x), trees["missing_left"][rows, node], x <= trees["threshold"][rows, node])
-        nxt = np.where(go_left, trees["left"][rows, node], trees["right"][rows, node])
-        node = np.where(trees["is_leaf"][rows, node], node, nxt)
-    return trees["value"][rows, node].sum(axis=0)
+        x = flat_x.take(row_base + feature.take(node))
+        go_left = np.where(np.isnan(x), missing_left.take(node), x <= threshold.take(node))
+        node = np.where(go_left, left.take(node), right.take(node))
+    return trees["value"].ravel().take(node).sum(axis=0)
 
 
 class LearntAcceptance:

@@ -167,3 +167,33 @@ def explain(c: Candidate, *, p_accept: float, transport: int, net: int, rank: in
               "p_source": source, "expected_net_cents": net, "pickup_date": c.pickup_date.isoformat(),
               "capacity_left_kg": str(c.capacity_left_kg)}
     return Explanation(tuple(reasons), text_es, text_en, fields)
+
+
+def rank_opportunities(
+    pairs: Sequence[tuple[ListingInput, Candidate]],
+    *,
+    estimator: AcceptanceEstimator,
+    now: datetime,
+    config: ScoringConfig | None = None,
+    top_k: int | None = 20,
+) -> list[Recommendation]:
+    """A partner's opportunities (from ``listings_for_partner``), best first.
+
+    Ranked by expected kilograms collected, P × kg, then by distance; each carries the producer-side
+    expected value and explanation too. P is estimated with the pair alone as context (the listing's
+    other candidates are not looked up), which is what a partner-side view can afford."""
+    config = config or ScoringConfig()
+    scored: list[tuple[float, float, ListingInput, Candidate, float]] = []
+    for listing, c in pairs:
+        p = float(estimator.p_accept(listing, [c], now=now)[0])
+        scored.append((-p * float(c.kg), c.distance_km, listing, c, p))
+    scored.sort(key=lambda s: (s[0], s[1], s[3].listing_id))
+    out: list[Recommendation] = []
+    for rank, (_, _, _listing, c, p) in enumerate(scored[:top_k] if top_k is not None else scored, start=1):
+        t = transport_cents(c.distance_km, config=config)
+        net = expected_net_cents(p_accept=p, gross_cents=c.gross_cents, transport=t)
+        context = _Context(best_price=c.price_cents_per_kg, nearest_km=c.distance_km)
+        out.append(Recommendation(rank, c, p, estimator.source, t, net,
+                                  explain(c, p_accept=p, transport=t, net=net, rank=rank, context=context,
+                                          source=estimator.source)))
+    return out

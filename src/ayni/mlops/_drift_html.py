@@ -17,7 +17,7 @@ def _bars(labels: Sequence[str], reference: Sequence[float], current: Sequence[f
     top = max([*reference, *current, 1e-9])
     slot = (_W - 2 * _PAD) / n
     bar = max(slot / 2 - 1, 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H + 40}" role="img" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H + 70}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<line x1="{_PAD}" y1="{_H}" x2="{_W - _PAD}" y2="{_H}" stroke="#444"/>']
     for i, (label, r, c) in enumerate(zip(labels, reference, current, strict=True)):
@@ -27,9 +27,10 @@ def _bars(labels: Sequence[str], reference: Sequence[float], current: Sequence[f
             parts.append(f'<rect x="{x + j * bar:.1f}" y="{_H - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{colour}"><title>{escape(label)}: {value:.3f}</title></rect>')
         if n <= 12:
-            parts.append(f'<text x="{x + slot / 2:.1f}" y="{_H + 14}" font-size="9" text-anchor="middle">'
-                         f"{escape(label[:10])}</text>")
-    parts.append(f'<text x="{_PAD}" y="{_H + 34}" font-size="10"><tspan fill="{_REF}">■ reference</tspan> '
+            lx = x + slot / 2
+            parts.append(f'<text x="{lx:.1f}" y="{_H + 10}" font-size="8" text-anchor="end" '
+                         f'transform="rotate(-35 {lx:.1f} {_H + 10})">{escape(label[:14])}</text>')
+    parts.append(f'<text x="{_PAD}" y="{_H + 64}" font-size="10"><tspan fill="{_REF}">■ reference</tspan> '
                  f'<tspan fill="{_CUR}">■ current</tspan></text></svg>')
     return "".join(parts)
 
@@ -39,8 +40,8 @@ def _plot(name: str, plot: dict[str, Any]) -> str:
         labels = [str(x) for x in plot["labels"]]
     else:
         edges = [float(e) for e in plot["edges"]]
-        bounds = ["-∞", *(f"{e:.3g}" for e in edges), "∞"]
-        labels = [f"{bounds[i]}–{bounds[i + 1]}" for i in range(len(edges) + 1)]
+        labels = [f"< {edges[0]:.3g}", *(f"{a:.3g}–{b:.3g}" for a, b in zip(edges, edges[1:], strict=False)),
+                  f"≥ {edges[-1]:.3g}"] if edges else ["all"]
     return _bars(labels, plot["reference"], plot["current"], name)
 
 
@@ -65,7 +66,7 @@ tr.d{{background:#fde2e2}}figure{{display:inline-block;margin:.5rem}}figcaption{
 <body><h1>{head}</h1>
 <p>{report.n_current} samples in the window, {report.n_reference} in the reference; computed {escape(report.created_at)}.
 {verdict}</p>
-<table><thead><tr><th>signal</th><th>statistic</th><th>value</th><th>threshold</th><th>drift</th></tr></thead>
+<table><thead><tr><th>signal</th><th>kind</th><th>value</th><th>threshold</th><th>drift</th></tr></thead>
 <tbody>{rows}</tbody></table>
 <h2>Distributions</h2>{figures}
 </body></html>

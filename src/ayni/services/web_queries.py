@@ -1,7 +1,7 @@
 """Read-only queries the web pages need and no other service answers yet.
 
-A producer's income history, the partners that can take a listing, a partner's requests and nearby
-open listings, a partner's route for a day, the analyst's totals and a database ping. Nothing here
+A producer's income history and the matches of its listing, a partner's requests, accepted pickups and
+route for a day, the analyst's totals (kg, soles, CO2e), district names and a database ping. Nothing here
 writes; state changes go through ``listings`` and ``matches``.
 """
 
@@ -18,32 +18,16 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ayni.domain.geo import Point, haversine_km
-from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role
-from ayni.domain.materials import accepts
+from ayni.domain.lifecycle import MatchStatus, Role
 from ayni.domain.money import value_cents
 from ayni.errors import InvalidInput
 from ayni.matching.impact import EmissionFactors, co2e_avoided, load_emission_factors
-from ayni.matching.routing import RouteConfig, Stop, plan_route
+from ayni.matching.routing import RouteConfig
 from ayni.services._common import require_role
 from ayni.services.listings import get_listing
-from ayni.services.matches import offer_for
+from ayni.services.matching import route as plan_day
 from ayni.services.profiles import my_partner, my_producer
-from ayni.storage.tables import District, Listing, Match, Partner, PartnerMaterial, User
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerOption:
-    """A partner that can take a listing, with its price line and the distance to the listing."""
-
-    partner_id: int
-    name: str
-    kind: str
-    material: str
-    price_cents_per_kg: int
-    min_kg: Decimal
-    distance_km: float
-    radius_km: float
-    pickup_days: str
+from ayni.storage.tables import District, Listing, Match, Partner, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,33 +91,6 @@ def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return haversine_km(Point(lat1, lon1), Point(lat2, lon2))
 
 
-def partners_for_listing(session: Session, user: User, listing_id: int) -> list[PartnerOption]:
-    """Partners whose price covers the listing's material, whose area reaches it and whose minimum it meets."""
-    listing = get_listing(session, user, listing_id)
-    out = []
-    for partner in session.scalars(select(Partner).order_by(Partner.id)):
-        offer = offer_for(partner, listing.material)
-        if offer is None or listing.estimated_kg < offer.min_kg:
-            continue
-        km = _distance(partner.latitude, partner.longitude, listing.latitude, listing.longitude)
-        if km > partner.service_radius_km:
-            continue
-        out.append(
-            PartnerOption(
-                partner_id=partner.id,
-                name=partner.name,
-                kind=partner.kind,
-                material=offer.material,
-                price_cents_per_kg=offer.price_cents_per_kg,
-                min_kg=offer.min_kg,
-                distance_km=km,
-                radius_km=partner.service_radius_km,
-                pickup_days=partner.pickup_days,
-            )
-        )
-    return out
-
-
 def listing_matches(session: Session, user: User, listing_id: int) -> list[Match]:
     """The matches of one of the producer's listings, newest first."""
     listing = get_listing(session, user, listing_id)
@@ -166,24 +123,6 @@ def partner_requests(session: Session, user: User) -> list[Match]:
     return sorted(rows, key=lambda m: -value_cents(kg=m.listing.estimated_kg, cents_per_kg=m.agreed_price_cents_per_kg))
 
 
-def nearby_open_listings(session: Session, user: User, *, limit: int = 30) -> list[tuple[Listing, float, int]]:
-    """Open listings the partner's materials cover within its radius: (listing, km, expected céntimos)."""
-    partner = my_partner(session, user)
-    codes = [m.material for m in partner.materials]
-    stmt = select(Listing).where(Listing.status.in_((ListingStatus.OPEN.value, ListingStatus.MATCHED.value)))
-    out = []
-    for listing in session.scalars(stmt.order_by(Listing.created_at.desc()).limit(500)):
-        if not any(accepts(c, listing.material) for c in codes):
-            continue
-        km = _distance(partner.latitude, partner.longitude, listing.latitude, listing.longitude)
-        offer = offer_for(partner, listing.material)
-        if km <= partner.service_radius_km and offer is not None and listing.estimated_kg >= offer.min_kg:
-            cents = value_cents(kg=listing.estimated_kg, cents_per_kg=offer.price_cents_per_kg)
-            out.append((listing, km, cents))
-    out.sort(key=lambda row: (-row[2], row[1]))
-    return out[:limit]
-
-
 def partner_accepted(session: Session, user: User) -> list[Match]:
     """The partner's accepted matches (to collect), by pickup date."""
     partner = my_partner(session, user)
@@ -197,35 +136,26 @@ def partner_accepted(session: Session, user: User) -> list[Match]:
 
 
 def route_for_day(session: Session, user: User, day: date) -> tuple[Partner, list[RouteStop], float]:
-    """The partner's base, the day's accepted pickups in visiting order, and the round trip in km."""
+    """The partner's base, the day's accepted pickups in ``matching.route``'s visiting order (trips one
+    after the other, unroutable stops last) with the straight-line leg to each, and the total in km."""
     partner = my_partner(session, user)
-    matches = [m for m in partner_accepted(session, user) if m.pickup_date == day]
-    by_listing = {m.listing_id: m for m in matches}
-    order = _order(partner, matches)
+    route, todays = plan_day(session, user, day=day, config=RouteConfig(time_limit_s=0.05))
+    by_listing = {m.listing_id: m for m in todays}
     stops: list[RouteStop] = []
-    lat, lon, total = partner.latitude, partner.longitude, 0.0
-    for listing_id in order:
-        m = by_listing[listing_id]
-        leg = _distance(lat, lon, m.listing.latitude, m.listing.longitude)
-        total += leg
-        stops.append(
-            RouteStop(m.id, listing_id, m.listing.latitude, m.listing.longitude, m.reserved_kg, m.material, leg)
-        )
-        lat, lon = m.listing.latitude, m.listing.longitude
-    if stops:
-        total += _distance(lat, lon, partner.latitude, partner.longitude)
+    total = 0.0
+    for trip in [*route.trips, route.unroutable]:
+        lat, lon = partner.latitude, partner.longitude
+        for listing_id in trip:
+            m = by_listing[listing_id]
+            leg = _distance(lat, lon, m.listing.latitude, m.listing.longitude)
+            stops.append(
+                RouteStop(m.id, listing_id, m.listing.latitude, m.listing.longitude, m.reserved_kg, m.material, leg)
+            )
+            total += leg
+            lat, lon = m.listing.latitude, m.listing.longitude
+        if trip:
+            total += _distance(lat, lon, partner.latitude, partner.longitude)
     return partner, stops, total
-
-
-def _order(partner: Partner, matches: Sequence[Match]) -> list[int]:
-    """Visiting order: the routing solver when it matters (3+ stops), else the obvious order."""
-    if len(matches) < 3:
-        return [m.listing_id for m in matches]
-    stops = [Stop(m.listing_id, m.listing.latitude, m.listing.longitude, m.reserved_kg) for m in matches]
-    route = plan_route(
-        depot_lat=partner.latitude, depot_lon=partner.longitude, stops=stops, config=RouteConfig(time_limit_s=0.05)
-    )
-    return list(route.order) + list(route.unroutable)
 
 
 def collected_totals(session: Session, user: User, *, by: str, factors: EmissionFactors | None) -> list[TotalRow]:
@@ -257,10 +187,6 @@ def district_names(session: Session, ubigeos: Sequence[str]) -> dict[str, str]:
         return {}
     rows = session.execute(select(District.ubigeo, District.distrito).where(District.ubigeo.in_(wanted)))
     return {row.ubigeo: row.distrito for row in rows}
-
-
-def partner_materials(session: Session, user: User) -> list[PartnerMaterial]:
-    return list(my_partner(session, user).materials)
 
 
 def database_ok(session: Session) -> bool:

@@ -62,7 +62,7 @@ def evaluate_split(clf: Classifier, data_dir: Path, manifest: Path) -> tuple[dic
 
 
 def evaluate_trashnet_official(data_dir: Path, *, cache_dir: Path,
-                               c_grid: Sequence[float] = (0.03, 0.1, 0.3, 1.0),
+                               c_grid: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3),
                                random_state: int = 20261122) -> dict[str, Any]:
     """(b): fast-mode recipe on TrashNet's own train/val/test split files (6 classes)."""
     recs = trashnet_official_split(data_dir)

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def run_split(data_dir: Path, manifest: Path, *, cache_dir: Path, hash_distance: int = 4,
-              cosine: float = 0.95, random_state: int = 20261122) -> SplitReport:
+              cosine: float = 0.93, random_state: int = 20261122) -> SplitReport:
     """Index the images, group near-duplicates, split 70/15/15 and write the manifest + report."""
     records = build_index(data_dir)
     paths = [r.path for r in records]

@@ -39,7 +39,7 @@ class TrainConfig:
     cache_dir: Path
     mode: str = "fast"
     random_state: int = 20261122
-    c_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
+    c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
     recyclable_weight: float = 1.0
     target_precision: float = 0.98
     params: PreprocessParams = field(default_factory=PreprocessParams)

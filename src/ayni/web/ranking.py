@@ -1,38 +1,71 @@
-"""Which partners to show a producer first. One function, ``rank_partners``, so that the learnt ranker
-from ``ayni.matching`` can replace it without touching the pages.
-
-Today: expected income (price per kg × estimated kg) first, then the nearer partner. No transport cost
-is subtracted: the partner collects.
+"""Which partners to show a producer first: one function, ``rank_partners``, the pages' only seam to
+the matcher. Today it asks ``services.matching.recommend`` (the ranker of ``ayni.matching``: expected
+value = P(accept) × what the partner pays − transport, live capacity, pickup days, explanations as
+codes) and adds what the page shows about each partner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
-from ayni.domain.money import value_cents
-from ayni.services.web_queries import PartnerOption
+from sqlalchemy.orm import Session
+
+from ayni.services import matching, profiles
+from ayni.services.matching import PartnerCatalog
+
+if TYPE_CHECKING:  # annotations only: pages reach storage through the services
+    from ayni.storage.tables import User
 
 
 @dataclass(frozen=True, slots=True)
 class RankedPartner:
-    option: PartnerOption
-    expected_cents: int
-    reasons: tuple[str, ...]  # catalogue keys, rendered by the template with the option's values
+    partner_id: int
+    name: str
+    kind: str
+    pickup_days: str
+    price_cents_per_kg: int
+    distance_km: float
+    radius_km: float
+    pickup_date: date
+    gross_cents: int  # what the partner pays for the estimated kg
+    transport_cents: int
+    p_accept: float
+    expected_net_cents: int
+    reasons: tuple[str, ...]  # the matcher's reason codes; the catalogue words them as ``why.<code>``
 
 
-def rank_partners(kg: Decimal, options: Sequence[PartnerOption]) -> list[RankedPartner]:
-    ranked = [
-        RankedPartner(
-            option=o,
-            expected_cents=value_cents(kg=kg, cents_per_kg=o.price_cents_per_kg),
-            reasons=("why.price", "why.distance", "why.days"),
+def partner_catalog(state: Any) -> PartnerCatalog:
+    """The process-wide partner index (shared with the API through ``app.state``)."""
+    catalog = getattr(state, "partner_catalog", None)
+    if catalog is None:
+        catalog = state.partner_catalog = PartnerCatalog()
+    return catalog
+
+
+def rank_partners(
+    session: Session, user: User, listing_id: int, *, catalog: PartnerCatalog, top_k: int = 10
+) -> list[RankedPartner]:
+    out = []
+    for rec in matching.recommend(session, user, listing_id, catalog=catalog, top_k=top_k):
+        c = rec.candidate
+        partner = profiles.get_partner(session, c.partner_id)
+        out.append(
+            RankedPartner(
+                partner_id=c.partner_id,
+                name=partner.name,
+                kind=partner.kind,
+                pickup_days=partner.pickup_days,
+                price_cents_per_kg=c.price_cents_per_kg,
+                distance_km=c.distance_km,
+                radius_km=c.radius_km,
+                pickup_date=c.pickup_date,
+                gross_cents=c.gross_cents,
+                transport_cents=rec.transport_cents,
+                p_accept=rec.p_accept,
+                expected_net_cents=rec.expected_net_cents,
+                reasons=rec.explanation.reasons,
+            )
         )
-        for o in options
-    ]
-    ranked.sort(key=lambda r: (-r.expected_cents, r.option.distance_km, r.option.partner_id))
-    if ranked:
-        best = ranked[0]
-        ranked[0] = RankedPartner(best.option, best.expected_cents, ("why.best", *best.reasons))
-    return ranked
+    return out

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ayni.mlops.promotion import CheckResult, Evaluation, GateConfig, decide, direction, invariance, minimum_functionality
+from ayni.mlops.promotion import (
+    CheckResult,
+    Evaluation,
+    GateConfig,
+    decide,
+    direction,
+    invariance,
+    minimum_functionality,
+)
 
 GATE = GateConfig(metric="accuracy", min_improvement=0.01, guards={"macro_f1": 0.02})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
@@ -15,11 +15,14 @@ from ayni.errors import AyniError, InvalidInput, NotAuthenticated
 from ayni.services import auth, profiles, reference
 from ayni.services.profiles import WEEKDAYS, MaterialOffer
 from ayni.settings import Settings
-from ayni.storage.tables import User
 from ayni.web import _forms as f
 from ayni.web._csrf import checked_form
 from ayni.web._locale import LANG_COOKIE, LOCALES
 from ayni.web._render import Db, MaybeUser, WebRoute, error_key, locale_of, redirect, render, safe_next
+from ayni.web.ranking import partner_catalog
+
+if TYPE_CHECKING:  # annotations only: pages reach storage through the services
+    from ayni.storage.tables import User
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -212,6 +215,7 @@ def _create_account(request: Request, session: Session, role: str, form: FormDat
             pickup_days=[d for d in form.getlist("days") if isinstance(d, str)],
             materials=_offers(form),
         )
+        partner_catalog(request.app.state).invalidate()  # the new partner shows up in rankings at once
     return user
 
 

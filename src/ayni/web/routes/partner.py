@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 
 from ayni.domain.money import value_cents
 from ayni.errors import AyniError
-from ayni.services import matches, profiles, web_queries
-from ayni.storage.tables import Match, User
+from ayni.services import matches, matching, profiles, web_queries
 from ayni.web import _forms as f
 from ayni.web._charts import project
 from ayni.web._csrf import checked_form
 from ayni.web._locale import LIMA
 from ayni.web._render import Db, WebRoute, WebUser, redirect, render
+
+if TYPE_CHECKING:  # annotations only: pages reach storage through the services
+    from ayni.storage.tables import Match, User
 
 router = APIRouter(prefix="/partner", route_class=WebRoute, include_in_schema=False)
 
@@ -53,7 +55,7 @@ def home(request: Request, session: Db, user: WebUser) -> Response:
         partner=partner,
         requests=requests,
         accepted=accepted,
-        nearby=web_queries.nearby_open_listings(session, user),
+        nearby=matching.opportunities(session, user, limit=30),
         today=_today(),
         districts=web_queries.district_names(session, [m.listing.ubigeo for m in pending]),
     )

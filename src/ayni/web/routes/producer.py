@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from ayni.domain.lifecycle import ListingStatus, Role
-from ayni.domain.materials import CLASSES, get_material, sellable
-from ayni.errors import InvalidInput, ModelUnavailable, NotFound
+from ayni.domain.materials import CLASSES, MATERIALS, get_material, sellable
+from ayni.errors import AyniError, InvalidInput, ModelUnavailable, NotFound
 from ayni.services import listings, matches, media, profiles, web_queries
 from ayni.services._common import require_role
 from ayni.settings import Settings
@@ -20,12 +20,14 @@ from ayni.web import _forms as f
 from ayni.web._charts import bars
 from ayni.web._csrf import checked_form
 from ayni.web._render import Db, WebRoute, WebUser, emission_factors_of, locale_of, redirect, render
-from ayni.web.ranking import rank_partners
+from ayni.web.ranking import partner_catalog, rank_partners
 
 log = logging.getLogger("ayni.web")
 router = APIRouter(prefix="/producer", route_class=WebRoute, include_in_schema=False)
 
 LISTABLE = tuple(c for c in CLASSES if sellable(c))
+# the sellable sub-materials of each class, for an optional, more precise choice (PET, aluminium…)
+PRECISE = {c: tuple(m.code for m in MATERIALS.values() if m.parent == c and sellable(m.code)) for c in LISTABLE}
 TIMELINE = ("open", "matched", "scheduled", "collected", "closed")
 WINDOW_DAYS = (1, 3, 7, 14, 30)
 
@@ -65,6 +67,11 @@ def _classify(request: Request, data: bytes) -> dict[str, Any] | None:
     try:
         pred = classifier.predict(data)
     except ModelUnavailable:
+        return None
+    except AyniError:
+        raise  # the photo itself is unusable: the producer must see why
+    except Exception:  # noqa: BLE001 - a broken model must not stop a listing: choose by hand instead
+        log.exception("the classifier failed on an upload; asking the producer to choose")
         return None
     top3 = [(str(code), float(p)) for code, p in (getattr(pred, "top3", None) or [])][:3]
     return {
@@ -111,6 +118,7 @@ def new_listing(request: Request, session: Db, user: WebUser, draft: str = "") -
         unsure=unsure,
         suggested=suggested if suggested in LISTABLE else None,
         materials=LISTABLE,
+        precise=PRECISE,
         non_recoverable=suggested is not None and not sellable(suggested),
         window_days=WINDOW_DAYS,
     )
@@ -132,10 +140,14 @@ async def create(request: Request, session: Db, user: WebUser) -> Response:
     prediction = draft.prediction if draft else None
     days = f.integer(f.text(form, "days", required=False, max_len=3), default=7, low=1, high=90)
     now = datetime.now(UTC)
+    material = f.choice(form, "material", LISTABLE)
+    precise = f.text(form, "precise", required=False, max_len=32)
+    if precise:
+        material = f.choice(form, "precise", PRECISE[material])  # must belong to the class chosen above
     listing = listings.create_listing(
         session,
         user,
-        material=f.choice(form, "material", LISTABLE),
+        material=material,
         estimated_kg=f.decimal(form, "kg") or 0,
         available_from=now,
         available_until=now + timedelta(days=days),
@@ -164,7 +176,8 @@ def listing_page(request: Request, session: Db, user: WebUser, listing_id: int) 
     own = web_queries.listing_matches(session, user, listing_id)
     asked = {m.partner_id for m in own}
     can_request = listing.status in (ListingStatus.OPEN.value, ListingStatus.MATCHED.value)
-    ranked = rank_partners(listing.estimated_kg, web_queries.partners_for_listing(session, user, listing_id))
+    catalog = partner_catalog(request.app.state)
+    ranked = rank_partners(session, user, listing_id, catalog=catalog) if can_request else []
     return render(
         request,
         "listing.html",
@@ -173,7 +186,7 @@ def listing_page(request: Request, session: Db, user: WebUser, listing_id: int) 
         material=get_material(listing.material),
         matches=own,
         asked=asked,
-        ranked=ranked if can_request else [],
+        ranked=ranked,
         can_request=can_request,
         can_cancel=listing.status in ("open", "matched", "scheduled"),
         timeline=TIMELINE,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from ayni import __version__
 from ayni.domain.lifecycle import Role
 from ayni.errors import InvalidInput
-from ayni.services import users, web_queries
+from ayni.services import matching, users, web_queries
 from ayni.services._common import require_role
 from ayni.web import _forms as f
 from ayni.web._charts import bars
@@ -20,6 +20,7 @@ from ayni.web._render import Db, WebRoute, WebUser, emission_factors_of, locale_
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PAGE = 50
+ALLOCATION_SECONDS = 5.0  # a page must answer: the solver stops here and reports its bound
 GROUPS = ("district", "material", "month")
 
 
@@ -45,6 +46,16 @@ def admin(request: Request, session: Db, user: WebUser, page: str = "1") -> Resp
         pages=max(1, -(-listed.total // PAGE)),
         total=listed.total,
     )
+
+
+@router.post("/admin/allocation")
+async def allocation(request: Request, session: Db, user: WebUser) -> Response:
+    """Run the batch allocation for a region (preview, or propose the optimal matches with ``apply``)."""
+    form = await checked_form(request)
+    region = f.text(form, "region", max_len=6)
+    apply = form.get("apply") == "1"
+    report = matching.allocate(session, user, region=region, apply=apply, time_limit_s=ALLOCATION_SECONDS)
+    return render(request, "allocation.html", user=user, report=report, applied=apply)
 
 
 @router.post("/admin/users/{user_id}/active")

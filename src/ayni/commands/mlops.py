@@ -1,0 +1,434 @@
+"""``ayni`` MLOps commands: registry, register, promote, rollback, retrain, drift-report, validate, tiny-data.
+
+Each command is thin: it reads files or the database (through ``ayni.services``), calls ``ayni.mlops`` and
+prints what happened. The registry is MLflow on ``AYNI_VAR_DIR/mlflow`` unless ``MLFLOW_TRACKING_URI``
+points at a server. Heavy imports (MLflow, PyTorch) happen inside the commands, never when the CLI starts.
+Exit codes: 0 done (a refused challenger is a normal outcome, unless ``--strict``), 1 refused with
+``--strict``, drift with ``--fail-on-drift`` or a rejected data batch, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from ayni.errors import AyniError
+from ayni.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ayni.mlops.drift import DriftReport
+    from ayni.mlops.feedback import EvalSet
+    from ayni.mlops.registry import ModelRegistry
+    from ayni.services.mlops_models import ModelSpec
+
+app = typer.Typer(help="MLOps: model registry, promotion gate, rollback, retraining, drift, data validation.",
+                  no_args_is_help=True)
+log = logging.getLogger(__name__)
+
+ModelArg = Annotated[str, typer.Argument(help="Registered model name, e.g. vision, ranker, forecaster, tiny.")]
+BaseOpt = Annotated[Path | None, typer.Option(help="Base data (tiny: CSV; vision: split manifest).")]
+MarginOpt = Annotated[float | None, typer.Option(help="Minimum improvement of the gate metric (absolute).")]
+StrictOpt = Annotated[bool, typer.Option(help="Exit 1 when the challenger is refused.")]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Print an ``AyniError`` as one line a person can act on (exit 1) instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except AyniError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from exc
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    from ayni.observability.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=False)
+    return settings
+
+
+def _registry(settings: Settings) -> ModelRegistry:
+    from ayni.mlops.registry import ModelRegistry, RegistryConfig
+
+    return ModelRegistry(RegistryConfig.from_env(settings.var_dir))
+
+
+def _mlops_dir(settings: Settings, model: str) -> Path:
+    return settings.var_dir / "mlops" / model
+
+
+def _spec(settings: Settings, model: str, base: Path | None, margin: float | None) -> ModelSpec:
+    from ayni.services.mlops_models import spec_for
+
+    return spec_for(model, var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base, margin=margin)
+
+
+def _eval_set(settings: Settings, model: str, base: pd.DataFrame) -> EvalSet:
+    from ayni.mlops.feedback import freeze_eval_set
+
+    return freeze_eval_set(base, _mlops_dir(settings, model) / "eval_set.csv")
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command("registry")
+@_friendly
+def registry_list(model: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List registered models and versions: aliases, status, gate reason, data version, metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    reg = _registry(_settings())
+    names = [model] if model else reg.models()
+    rows = [v.as_dict() for name in names for v in reg.versions(name)]
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table("model", "version", "aliases", "status", "data", "key metrics", "reason", title="Model registry")
+    for r in rows:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items()) if "accuracy" in k or "mae" in k)
+        table.add_row(r["name"], str(r["version"]), ",".join(r["aliases"]), r["status"] or "", r["data_version"] or "",
+                      metrics[:60], (r["reason"] or "")[:70])
+    Console().print(table)
+
+
+@app.command()
+@_friendly
+def register(model: ModelArg,
+             model_dir: Annotated[Path, typer.Option(help="A trained model directory (plain files, no pickle).")],
+             metrics: Annotated[list[Path] | None, typer.Option(help="Metrics JSON files (flat numbers are logged).")] = None,
+             data: Annotated[list[Path] | None, typer.Option(help="Inputs whose hash is the data version.")] = None,
+             params: Annotated[list[Path] | None, typer.Option(help="Params YAML/JSON files to log.")] = None,
+             alias: Annotated[str, typer.Option(help="Alias for the new version.")] = "challenger",
+             out: Annotated[Path | None, typer.Option(help="Write the new version as JSON here.")] = None) -> None:
+    """Log a model directory built by a pipeline stage as a run and register it (as the challenger)."""
+    from ayni.mlops.data_version import hash_files
+
+    settings = _settings()
+    _ensure_reference(settings, model, model_dir)
+    reg = _registry(settings)
+    metrics, data, params = metrics or [], data or [model_dir], params or []
+    run_id = reg.log_run(model_name=model, model_dir=model_dir, data_version=hash_files(data),
+                         params=_flat_params(params), metrics=_flat_metrics(metrics),
+                         plots=_plots(model_dir), artifacts=[p for p in metrics if p.is_file()])
+    mv = reg.register(model_name=model, run_id=run_id, alias=alias or None)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(mv.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    typer.echo(f"registered {model} version {mv.version} as {alias} (run {run_id}, data {mv.data_version})")
+
+
+def _ensure_reference(settings: Settings, model: str, model_dir: Path) -> None:
+    """A model built by a pipeline stage gets its drift reference here when it has none."""
+    from ayni.mlops.drift import REFERENCE_FILE
+    from ayni.services.mlops_models import model_specs
+
+    spec = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir).get(model)
+    if (model_dir / REFERENCE_FILE).is_file() or spec is None or spec.reference is None:
+        return
+    spec.reference(model_dir, spec.base())
+
+
+@app.command()
+@_friendly
+def promote(model: ModelArg,
+            version: Annotated[int | None, typer.Option(help="Version to consider (default: the challenger).")] = None,
+            base: BaseOpt = None, margin: MarginOpt = None, strict: StrictOpt = False,
+            out: Annotated[Path | None, typer.Option(help="Write the decision as JSON here.")] = None) -> None:
+    """Put the challenger through the gate: promoted only if it beats the champion on the frozen set."""
+    from ayni.mlops.promotion import run_gate
+    from ayni.mlops.retrain import gate_callbacks
+
+    settings = _settings()
+    spec = _spec(settings, model, base, margin)
+    eval_set = _eval_set(settings, model, spec.base())
+    evaluate, checks = gate_callbacks(spec.trainer(), eval_set)
+    outcome = run_gate(_registry(settings), model, evaluate=evaluate, checks=checks, config=spec.gate,
+                       cache_dir=_mlops_dir(settings, model) / "cache", version=version)
+    verdict = "PROMOTED" if outcome.decision.promote else "REFUSED"
+    typer.echo(f"{model} v{outcome.challenger.version}: {verdict} — {outcome.decision.reason}")
+    if out:
+        from ayni.services.mlops_models import write_json
+
+        write_json(out, {"version": outcome.challenger.version, **outcome.decision.as_dict()})
+    if strict and not outcome.decision.promote:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_friendly
+def rollback(model: ModelArg,
+             reason: Annotated[str, typer.Option(help="Why (kept on the version).")] = "manual rollback") -> None:
+    """Restore the previous champion in one step."""
+    mv = _registry(_settings()).rollback(model, reason=reason)
+    typer.echo(f"{model}: champion is version {mv.version} again ({reason})")
+
+
+@app.command("retrain")
+@_friendly
+def retrain_cmd(model: Annotated[list[str] | None, typer.Argument(
+                    help="Models to retrain (default: every wired model that has a champion).")] = None,
+                base: BaseOpt = None, margin: MarginOpt = None, strict: StrictOpt = False,
+                feedback: Annotated[Path | None, typer.Option(help="Feedback CSV instead of the database.")] = None,
+                no_feedback: Annotated[bool, typer.Option(help="Retrain on the base data alone.")] = False,
+                since_days: Annotated[int | None, typer.Option(help="Only feedback from the last N days.")] = None,
+                report: Annotated[Path | None, typer.Option(help="Write the outcome as JSON here.")] = None) -> None:
+    """Base data + feedback → a challenger → evaluation on the frozen set → the gate (the weekly job)."""
+    from ayni.mlops.retrain import retrain
+    from ayni.services.mlops_models import model_specs
+
+    settings = _settings()
+    reg = _registry(settings)
+    wired = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir)
+    names = model or [n for n in reg.models() if n in wired and reg.champion(n) is not None]
+    if not names:
+        typer.echo("nothing to retrain: no wired model has a champion yet (name one to bootstrap it)")
+        return
+    refused = []
+    with _job("retrain", settings):
+        fb = _no_feedback() if no_feedback else _feedback(settings, feedback, since_days)
+        for name in names:
+            spec = _spec(settings, name, base, margin)
+            base_frame = spec.base()
+            result = retrain(reg, spec.trainer(), model_name=name, base=base_frame, feedback=fb,
+                             eval_set=_eval_set(settings, name, base_frame), gate=spec.gate,
+                             work_dir=_mlops_dir(settings, name) / "work",
+                             report_path=report if report and len(names) == 1 else _mlops_dir(settings, name)
+                             / "retrain.json")
+            _echo_json(result.as_dict())
+            refused += [] if result.promoted else [name]
+    if strict and refused:
+        raise typer.Exit(1)
+
+
+def _job(task: str, settings: Settings) -> Any:
+    """``observability.metrics.track_job`` (success/failure gauges, pushed to the Pushgateway when set)."""
+    import contextlib
+    import os
+
+    try:
+        from ayni.observability.metrics import track_job
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    metrics = getattr(settings, "metrics", None)
+    gateway = getattr(metrics, "pushgateway", None) or os.environ.get("AYNI_METRICS__PUSHGATEWAY") or None
+    return track_job(task, pushgateway=gateway)
+
+
+def _no_feedback() -> pd.DataFrame:
+    import pandas as pd
+
+    from ayni.mlops.feedback import FEEDBACK_COLUMNS
+
+    return pd.DataFrame(columns=list(FEEDBACK_COLUMNS))
+
+
+def _feedback(settings: Settings, path: Path | None, since_days: int | None) -> pd.DataFrame:
+    import pandas as pd
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ayni.errors import ServiceUnavailable
+
+    if path is not None:
+        return pd.read_csv(path)
+    from ayni.services.mlops_data import feedback_frame
+    from ayni.storage.engine import make_engine, make_session_factory
+
+    factory = make_session_factory(make_engine(settings.database_url))
+    since = datetime.now(UTC) - timedelta(days=since_days) if since_days else None
+    try:
+        with factory() as session:
+            return feedback_frame(session, media_dir=settings.media_path, since=since)
+    except SQLAlchemyError as exc:
+        raise ServiceUnavailable("Cannot read feedback from the database (run `ayni db upgrade`, or pass "
+                                 "--feedback FILE / --no-feedback).") from exc
+
+
+@app.command("drift-report")
+@_friendly
+def drift_report(model: ModelArg,
+                 current: Annotated[Path | None, typer.Option(help="Window as CSV (default: the database).")] = None,
+                 window_days: Annotated[int, typer.Option(help="Database window: the last N days.")] = 7,
+                 out: Annotated[Path | None, typer.Option(help="HTML report (default var/mlops/MODEL/drift.html).")]
+                 = None,
+                 fail_on_drift: Annotated[bool, typer.Option(help="Exit 1 when any signal drifts.")] = False) -> None:
+    """Compare a window of production inputs with the champion's reference; HTML report + Prometheus gauges."""
+    from ayni.mlops._drift_html import render
+    from ayni.mlops.drift import DriftReference
+
+    settings = _settings()
+    reg = _registry(settings)
+    champion = reg.champion(model)
+    if champion is None:
+        raise typer.BadParameter(f"{model} has no champion, so there is no reference to compare with.")
+    reference = DriftReference.load(reg.download(champion, _mlops_dir(settings, model) / "cache"))
+    report = _drift(settings, model, reference, current, window_days)
+    target = out or _mlops_dir(settings, model) / "drift.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(report, title=f"Drift — {model} v{champion.version}"), encoding="utf-8")
+    target.with_suffix(".json").write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    _publish(report)
+    typer.echo(f"{model} v{champion.version}: {len(report.signals)} signals over {report.n_current} samples; "
+               f"drifted: {', '.join(report.drifted_signals()) or 'none'} → {target}")
+    if fail_on_drift and report.drifted:
+        raise typer.Exit(1)
+
+
+def _drift(settings: Settings, model: str, reference: Any, current: Path | None, window_days: int) -> DriftReport:
+    import pandas as pd
+
+    from ayni.mlops.drift import compare, image_quality
+
+    if current is not None:
+        frame = pd.read_csv(current)
+    else:
+        from ayni.services.mlops_data import prediction_window
+        from ayni.storage.engine import make_engine, make_session_factory
+
+        factory = make_session_factory(make_engine(settings.database_url))
+        with factory() as session:
+            frame = prediction_window(session, since=datetime.now(UTC) - timedelta(days=window_days),
+                                      media_dir=settings.media_path)
+    cats = {c: frame[c].dropna().astype(str).tolist() for c in reference.categories if c in frame.columns}
+    tab = frame[[c for c in reference.features if c in frame.columns]]
+    if "path" in frame.columns and {"brightness", "sharpness"} & set(reference.features):
+        tab = pd.concat([tab.reset_index(drop=True), _quality(frame["path"].dropna().tolist(), image_quality)], axis=1)
+    return compare(reference, model=model, tabular=tab, categories=cats)
+
+
+def _quality(paths: list[str], image_quality: Any) -> pd.DataFrame:
+    import numpy as np
+    from PIL import Image
+
+    images = []
+    for p in paths:
+        with Image.open(p) as img:
+            img.thumbnail((128, 128))
+            images.append(np.asarray(img.convert("RGB"), dtype=np.float64))
+    return image_quality(images)  # type: ignore[no-any-return]
+
+
+def _publish(report: DriftReport) -> None:
+    """Drift statistics as ``ayni_drift_score`` / ``ayni_drift_threshold`` gauges (observability owns them)."""
+    try:
+        from ayni.observability.metrics import set_drift
+    except ImportError:  # pragma: no cover — observability not installed in this build
+        log.warning("observability.metrics.set_drift is not available; gauges not updated")
+        return
+    for s in report.signals:
+        set_drift(model=report.model, signal=s.name, score=s.statistic, threshold=s.threshold)
+
+
+@app.command()
+@_friendly
+def validate(table: Annotated[str, typer.Argument(help="interactions, feedback, districts or waste_generation.")],
+             path: Annotated[Path, typer.Argument(help="CSV file to check.")],
+             out: Annotated[Path | None, typer.Option(help="Write the report JSON here.")] = None) -> None:
+    """Validate a CSV batch against its schema; a bad batch exits 1 with the report."""
+    import pandas as pd
+
+    from ayni.errors import DataValidationError
+    from ayni.mlops import validation
+
+    schemas = {"interactions": validation.INTERACTIONS, "feedback": validation.FEEDBACK,
+               "districts": validation.DISTRICTS, "waste_generation": validation.GENERATION}
+    if table not in schemas:
+        raise typer.BadParameter(f"unknown table {table}; one of {', '.join(schemas)}")
+    _settings()
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.EmptyDataError) as exc:
+        raise typer.BadParameter(f"cannot read {path} as CSV: {exc}") from exc
+    try:
+        _, rep = validation.validate(frame, schemas[table])
+        result: dict[str, Any] = {"ok": True, **rep.as_dict()}
+    except DataValidationError as exc:
+        result = {"ok": False, "error": exc.message, **exc.details}
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    typer.echo(f"{table}: {result.get('rows_accepted', 0)} of {result.get('rows_in', '?')} rows accepted"
+               + ("" if result["ok"] else f" — REFUSED: {result['error']}"))
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command("tiny-data")
+@_friendly
+def tiny_data(out: Annotated[Path, typer.Option(help="Where to write the base CSV.")],
+              rows: Annotated[int, typer.Option(help="Examples.")] = 300,
+              noise: Annotated[float, typer.Option(help="Share of training labels flipped.")] = 0.2,
+              seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+    """Write a small synthetic base table for the ``tiny`` model (CI and the DVC tiny profile)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    classes = np.array(["glass", "paper", "metal"])
+    labels = classes[np.arange(rows) % 3]
+    X = np.eye(4)[np.arange(rows) % 3] * 2.5 + rng.normal(0, 1, (rows, 4))
+    split = np.where(np.arange(rows) % 5 == 0, "test", "train")
+    flip = (split == "train") & (rng.random(rows) < noise)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
+    frame.insert(0, "label", np.where(flip, rng.choice(classes, rows), labels))
+    frame.insert(0, "key", [f"tiny-{seed}-{i:05d}" for i in range(rows)])
+    frame["split"] = split
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    typer.echo(f"wrote {rows} rows ({int(flip.sum())} noisy labels) to {out}")
+
+
+def _flat_metrics(paths: list[Path]) -> dict[str, float]:
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}_{k}" if prefix else str(k), v)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[prefix] = float(value)
+
+    for p in paths:
+        if p.is_file():
+            walk("", json.loads(p.read_text(encoding="utf-8")))
+    return out
+
+
+def _flat_params(paths: list[Path]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for p in paths:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        out.update({str(k): v for k, v in data.items()} if isinstance(data, dict) else {})
+    return out
+
+
+def _plots(model_dir: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(model_dir.glob("*.svg"))[:20]}
+
+
+if __name__ == "__main__":  # `python -m ayni.commands.mlops …` (the DVC stages use this, whatever the mount)
+    app()
