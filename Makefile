@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install install-dev lint typecheck unit integration fmt clean
+.PHONY: run test install install-dev system-deps lint typecheck fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,23 @@ $(DEV_STAMP): $(BIN)/python pyproject.toml
 	touch $@ $(STAMP)
 
 install: $(STAMP)
-install-dev: $(DEV_STAMP)
+install-dev: $(DEV_STAMP) node_modules/.installed
+
+# Real tools the tests use: Prometheus/promtool and the Pushgateway (monitoring tests), Chromium (browser
+# tests), pg_dump (backups), docker-compose (compose file check). Installed from Debian when missing.
+APT_NEEDS := promtool:prometheus prometheus-pushgateway:prometheus-pushgateway docker-compose:docker-compose \
+	pg_dump:postgresql-client chromium:chromium
+system-deps:
+	@missing=""; for pair in $(APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system tools:$$missing (tests that need them will skip)"; fi; fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 run: install
 	$(BIN)/ayni db upgrade
@@ -35,7 +51,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+test: system-deps lint typecheck
 	$(BIN)/pytest
 
 fmt: install-dev

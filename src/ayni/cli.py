@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from typing import Annotated
 
 import typer
@@ -19,6 +21,35 @@ app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(users_app, name="users")
 console = Console()
+
+
+def _mount() -> None:
+    """The ML and operations command groups, each defined next to its code in ``ayni.commands``."""
+    from ayni.commands import db as db_commands
+    from ayni.commands import forecast, matching, mlops, vision
+
+    db_app.command("backup")(db_commands.backup)
+    db_app.command("restore")(db_commands.restore)
+    app.add_typer(vision.app, name="vision")
+    app.add_typer(forecast.app, name="forecast")
+    app.add_typer(matching.app, name="matching")
+    app.add_typer(mlops.app, name="mlops")
+    train_app = typer.Typer(help="Train a model (same as 'ayni vision train' …).", no_args_is_help=True)
+    train_app.command("vision")(vision.train)
+    app.add_typer(train_app, name="train")
+    evaluate_app = typer.Typer(help="Evaluate a model.", no_args_is_help=True)
+    evaluate_app.command("vision")(vision.evaluate)
+    app.add_typer(evaluate_app, name="evaluate")
+    drift_app = typer.Typer(help="Drift of the served models' inputs.", no_args_is_help=True)
+    drift_app.command("report")(mlops.drift_report)
+    app.add_typer(drift_app, name="drift")
+    app.command("simulate")(matching.simulate)
+    app.command("promote")(mlops.promote)
+    app.command("rollback")(mlops.rollback)
+    app.command("retrain")(mlops.retrain_cmd)
+
+
+_mount()
 
 
 def _settings() -> Settings:
@@ -152,6 +183,12 @@ def serve(
     h, p = host or settings.server.host, port or settings.server.port
     logging.getLogger("ayni").info("serving on http://%s:%s", h, p)
     console.print(f"Ayni is serving on [bold]http://{h}:{p}[/] (API docs: http://{h}:{p}/docs)")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several processes share one /metrics view through a fresh directory of per-process files
+        mp_dir = settings.var_dir / f"prometheus-multiproc-{os.getpid()}"
+        shutil.rmtree(mp_dir, ignore_errors=True)
+        mp_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(mp_dir)
     uvicorn.run("ayni.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_config=None)
 
 

@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ayni.api import create_app
-from ayni.domain.lifecycle import PartnerKind, Role
-from ayni.services import auth, profiles
+from ayni.domain.lifecycle import PartnerKind, ProducerKind, Role
+from ayni.services import auth, listings, profiles
 from ayni.services.profiles import MaterialOffer
 from ayni.settings import AuthSettings, Settings
 from ayni.storage.engine import make_engine, make_session_factory
@@ -158,6 +158,19 @@ def seed_partner(
     if catalog is not None:  # the ranker caches partners; a partner made outside the pages must be seen
         catalog.invalidate()
     return email
+
+
+def seed_open_listing(factory: sessionmaker[Session], *, material: str = "PET", kg: str = "30") -> int:
+    """A producer in Chiclayo with one open listing for a week."""
+    email = new_email("producer")
+    with factory() as s, s.begin():
+        user = auth.create_user(
+            s, email=email, password=PASSWORD, role=Role.PRODUCER, display_name="Bodega Lote", settings=FAST_AUTH
+        )
+        profiles.create_producer(
+            s, user, name="Bodega Lote", kind=ProducerKind.BODEGA, ubigeo="140101", lat=-6.772, lon=-79.842, address=None
+        )
+        return listings.create_listing(s, user, material=material, estimated_kg=kg).id
 
 
 def photo_bytes(colour: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (1600, 1200)) -> bytes:

@@ -26,6 +26,7 @@ from .conftest import (
     LiveServer,
     new_email,
     photo_bytes,
+    seed_open_listing,
     seed_user,
 )
 
@@ -258,6 +259,8 @@ def test_admin_disables_a_user_and_analyst_exports_csv_using_only_the_keyboard(
     browser: Any, contexts: list[Any], live_server: LiveServer, axe: AxeLog, artifacts: Path
 ) -> None:
     admin = seed_user(live_server.session_factory, Role.ADMIN)
+    live_server.seed_partner(name="Acopio Lote")
+    seed_open_listing(live_server.session_factory)
     victim = seed_user(live_server.session_factory, Role.ANALYST)
     contexts.append(_context(browser, "desktop"))
     j = Journey(contexts[-1].new_page(), live_server, axe, artifacts, "staff")
@@ -284,7 +287,8 @@ def test_admin_disables_a_user_and_analyst_exports_csv_using_only_the_keyboard(
     j.page.get_by_role("button", name="Calcular asignación").click()
     j.page.wait_for_url("**/admin/allocation")
     assert j.page.locator("h1").inner_text() == "Asignación de la zona 1401"
-    assert j.page.get_by_role("rowheader", name="Óptimo (con capacidad)").is_visible()
+    optimal = j.page.locator("tr", has=j.page.get_by_role("rowheader", name="Óptimo (con capacidad)"))
+    assert int(optimal.locator("td").first.inner_text()) >= 1  # the open PET listing is assigned
     j.check("allocation")
 
     j.go("/analyst")

@@ -312,3 +312,18 @@ def test_a_precise_material_must_belong_to_the_chosen_class(web: tuple[TestClien
     assert r.status_code == 422 and "mismo tipo" in r.text
     r = client.post("/producer/listings", data={"csrf_token": token, "material": "plastic", "precise": "PET", "kg": "2"})
     assert r.status_code == 200 and "PET (botellas)" in r.text
+
+
+def test_repeated_failed_log_ins_back_off_like_the_api(web: tuple[TestClient, Any]) -> None:
+    client = _fresh(web)
+    email = new_email("nobody")
+    try:
+        statuses = [
+            client.post(
+                "/login", data={"csrf_token": _csrf(client), "email": email, "password": "wrong-Pass-1"}
+            ).status_code
+            for _ in range(7)
+        ]
+    finally:
+        del client.app.state.login_throttle  # type: ignore[attr-defined]  # the next tests start unthrottled
+    assert statuses[:5] == [401] * 5 and statuses[-1] == 429

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageFilter
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from ayni.mlops.drift import DriftReference, build_reference, compare, image_quality, image_signals
 from ayni.mlops.feedback import EvalSet, freeze_eval_set
@@ -25,10 +28,12 @@ from ayni.mlops.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ayni.mlops.retrain import TrainedModel, gate_callbacks, retrain, train_and_register
 from ayni.mlops.serving import ChampionHolder
 from ayni.mlops.tiny import TinyClassifier, TinyTrainer
-from ayni.services.mlops_data import feedback_frame
+from ayni.mlops.validation import FEEDBACK, INTERACTIONS, validate
+from ayni.services.mlops_data import feedback_frame, match_outcomes, prediction_window
 from ayni.storage.engine import make_engine, make_session_factory, transaction
 from ayni.storage.migrate import upgrade
-from ayni.storage.tables import Feedback
+from ayni.storage.tables import Feedback, Listing
+from tests.integration.conftest import Factory
 from tests.unit.mlops._factories import mlflow_registry
 
 pytestmark = pytest.mark.integration
@@ -228,3 +233,30 @@ def test_darker_blurred_or_rotated_photos_raise_drift_and_fresh_ones_do_not(tmp_
         worst = max(s.statistic / s.threshold for s in results[name].signals)
         assert worst > 1.0, name
     assert max(s.statistic / s.threshold for s in results["undrifted"].signals) < 1.0
+
+
+def test_service_reads_collection_outcomes_decisions_and_the_prediction_window(make: Factory, session: Session,
+                                                                             tmp_path: Path) -> None:
+    producer, partner = make.producer(), make.partner()
+    listing, match = make.match(producer, partner)
+    assert partner.post(f"/v1/matches/{match['id']}/accept", json={}).status_code == 200
+    assert partner.post(f"/v1/matches/{match['id']}/collect", json={"weighed_kg": "11.2"}).status_code == 200
+    declined_listing, declined = make.match(producer, partner)
+    assert partner.post(f"/v1/matches/{declined['id']}/decline", json={"reason": "too far"}).status_code == 200
+    session.execute(update(Listing).where(Listing.id == listing["id"])
+                    .values(predicted_material="plastic", predicted_confidence=0.81, model_version="7"))
+
+    fb = feedback_frame(session, media_dir=tmp_path)
+    outcome = fb[(fb["kind"] == "collection_outcome") & (fb["listing_id"] == listing["id"])].iloc[0]
+    assert outcome["accepted"] and outcome["collected"] and outcome["weighed_kg"] == 11.2
+    assert outcome["paid_cents"] == 896
+    assert validate(fb[[c.name for c in FEEDBACK.columns]], FEEDBACK)[1].rows_rejected == 0
+
+    outcomes = match_outcomes(session).set_index("listing_id")
+    assert bool(outcomes.loc[listing["id"], "collected"]) and not bool(outcomes.loc[declined_listing["id"], "accepted"])
+    assert outcomes.loc[listing["id"], "distance_km"] < 5
+    assert validate(outcomes.reset_index().drop(columns=["decided_at"]), INTERACTIONS)[1].rows_rejected == 0
+
+    window = prediction_window(session, since=datetime.now(UTC) - timedelta(days=1))
+    row = window.set_index("listing_id").loc[listing["id"]]
+    assert row["predicted_class"] == "plastic" and row["confidence"] == 0.81 and row["model_version"] == "7"

@@ -110,7 +110,7 @@ def _send_traffic(api: str) -> None:
         for _ in range(2):  # uvicorn closes the connection after an unhandled exception: don't reuse it
             assert c.get("/test/boom", headers={"Connection": "close"}).status_code == 500
         for material, confidence, abstained in (("plastic", 0.93, False), ("PET", 0.41, True), ("glass", 0.88, False)):
-            params = {"material": material, "confidence": confidence, "abstained": abstained}
+            params: dict[str, str | float | bool] = {"material": material, "confidence": confidence, "abstained": abstained}
             assert c.post("/test/classify", params=params).status_code == 200
         assert c.post("/test/business", params={"material": "PET", "ubigeo": "140101"}).status_code == 200
 

@@ -100,9 +100,9 @@ def registry_list(model: Annotated[str | None, typer.Argument(help="Only this mo
     from rich.console import Console
     from rich.table import Table
 
-    reg = _registry(_settings())
-    names = [model] if model else reg.models()
-    rows = [v.as_dict() for name in names for v in reg.versions(name)]
+    from ayni.services.mlops_models import list_versions
+
+    rows: list[dict[str, Any]] = list_versions(_registry(_settings()), model)  # type: ignore[assignment]
     if as_json:
         _echo_json(rows)
         return
@@ -158,15 +158,11 @@ def promote(model: ModelArg,
             base: BaseOpt = None, margin: MarginOpt = None, strict: StrictOpt = False,
             out: Annotated[Path | None, typer.Option(help="Write the decision as JSON here.")] = None) -> None:
     """Put the challenger through the gate: promoted only if it beats the champion on the frozen set."""
-    from ayni.mlops.promotion import run_gate
-    from ayni.mlops.retrain import gate_callbacks
+    from ayni.services.mlops_models import promote_model
 
     settings = _settings()
-    spec = _spec(settings, model, base, margin)
-    eval_set = _eval_set(settings, model, spec.base())
-    evaluate, checks = gate_callbacks(spec.trainer(), eval_set)
-    outcome = run_gate(_registry(settings), model, evaluate=evaluate, checks=checks, config=spec.gate,
-                       cache_dir=_mlops_dir(settings, model) / "cache", version=version)
+    outcome = promote_model(_registry(settings), model, var_dir=settings.var_dir, data_dir=settings.data_dir,
+                            version=version, margin=margin, base_path=base)
     verdict = "PROMOTED" if outcome.decision.promote else "REFUSED"
     typer.echo(f"{model} v{outcome.challenger.version}: {verdict} — {outcome.decision.reason}")
     if out:
@@ -182,7 +178,9 @@ def promote(model: ModelArg,
 def rollback(model: ModelArg,
              reason: Annotated[str, typer.Option(help="Why (kept on the version).")] = "manual rollback") -> None:
     """Restore the previous champion in one step."""
-    mv = _registry(_settings()).rollback(model, reason=reason)
+    from ayni.services.mlops_models import rollback_model
+
+    mv = rollback_model(_registry(_settings()), model, reason=reason)
     typer.echo(f"{model}: champion is version {mv.version} again ({reason})")
 
 
@@ -378,26 +376,42 @@ def validate(table: Annotated[str, typer.Argument(help="interactions, feedback, 
 @app.command("tiny-data")
 @_friendly
 def tiny_data(out: Annotated[Path, typer.Option(help="Where to write the base CSV.")],
+              feedback_out: Annotated[Path | None, typer.Option(
+                  help="Also write corrections of the noisy labels here (a feedback CSV).")] = None,
               rows: Annotated[int, typer.Option(help="Examples.")] = 300,
               noise: Annotated[float, typer.Option(help="Share of training labels flipped.")] = 0.2,
               seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
     """Write a small synthetic base table for the ``tiny`` model (CI and the DVC tiny profile)."""
+    import hashlib
+
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
     classes = np.array(["glass", "paper", "metal"])
-    labels = classes[np.arange(rows) % 3]
+    truth = classes[np.arange(rows) % 3]
     X = np.eye(4)[np.arange(rows) % 3] * 2.5 + rng.normal(0, 1, (rows, 4))
     split = np.where(np.arange(rows) % 5 == 0, "test", "train")
     flip = (split == "train") & (rng.random(rows) < noise)
+    labels = np.where(flip, classes[(np.arange(rows) + 1) % 3], truth)
+    keys = [hashlib.sha256(f"tiny-{seed}-{i}".encode()).hexdigest() for i in range(rows)]
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
-    frame.insert(0, "label", np.where(flip, rng.choice(classes, rows), labels))
-    frame.insert(0, "key", [f"tiny-{seed}-{i:05d}" for i in range(rows)])
+    frame.insert(0, "label", labels)
+    frame.insert(0, "key", keys)
     frame["split"] = split
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
     typer.echo(f"wrote {rows} rows ({int(flip.sum())} noisy labels) to {out}")
+    if feedback_out is not None:
+        fixed = np.flatnonzero(flip)
+        fb = _no_feedback().reindex(range(len(fixed)))
+        fb["id"], fb["kind"], fb["confidence"] = np.arange(1, len(fixed) + 1), "classification_correction", 0.5
+        fb["photo_sha256"] = [keys[i] for i in fixed]
+        fb["predicted_material"], fb["corrected_material"] = labels[fixed], truth[fixed]
+        fb["created_at"] = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
+        feedback_out.parent.mkdir(parents=True, exist_ok=True)
+        fb.to_csv(feedback_out, index=False)
+        typer.echo(f"wrote {len(fb)} corrections to {feedback_out}")
 
 
 def _flat_metrics(paths: list[Path]) -> dict[str, float]:

@@ -7,6 +7,9 @@ promotion made by ``ayni promote`` in another process is picked up — asks the 
 champion; if it changed, it downloads and loads the new one *first* and then swaps one reference under a
 lock, so a request in flight finishes on the old model and the next gets the new one. If loading fails,
 the old model keeps serving and the error is logged and returned.
+
+``fallback`` (e.g. the classifier shipped in the package) serves while the registry has no champion —
+a fresh install, or a registry that cannot be reached at start-up; ``version`` is then ``None``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ T = TypeVar("T")
 
 class ChampionHolder(Generic[T]):
     def __init__(self, registry: ModelRegistry, model_name: str, loader: Callable[[Path], T], *,
-                 cache_dir: Path) -> None:
+                 cache_dir: Path, fallback: Callable[[], T] | None = None) -> None:
         self.registry = registry
         self.model_name = model_name
         self.loader = loader
         self.cache_dir = cache_dir
+        self.fallback = fallback
+        self._fallback: T | None = None
         self._loaded: Loaded[T] | None = None
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
@@ -48,9 +53,11 @@ class ChampionHolder(Generic[T]):
     def current(self) -> T:
         """The champion object; ``ModelUnavailable`` when none was ever loaded."""
         loaded = self._loaded
-        if loaded is None:
-            raise ModelUnavailable(f"No {self.model_name} champion is loaded.")
-        return loaded.model
+        if loaded is not None:
+            return loaded.model
+        if self._fallback is not None:
+            return self._fallback
+        raise ModelUnavailable(f"No {self.model_name} champion is loaded.")
 
     def refresh(self) -> bool:
         """Load the champion if it is not the one being served; True when the served version changed.
@@ -67,6 +74,11 @@ class ChampionHolder(Generic[T]):
                     return False
                 fresh = self.registry.load_champion(self.model_name, self.loader, cache_dir=self.cache_dir)
             except AyniError:
+                if self._loaded is None and self.fallback is not None:
+                    if self._fallback is None:
+                        self._fallback = self.fallback()
+                        log.warning("no %s champion in the registry; serving the fallback model", self.model_name)
+                    return False
                 if self._loaded is None:
                     raise
                 log.exception("reloading %s failed; still serving version %s", self.model_name, self.version)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ayni.domain.materials import MATERIALS, accepts, get_material
-from ayni.errors import ModelUnavailable
+from ayni.errors import InvalidInput, ModelUnavailable, PayloadTooLarge, UnsupportedMediaType
+from ayni.observability import metrics
 from ayni.storage.tables import PartnerMaterial
 from ayni.vision import Classifier, Prediction
 
@@ -39,7 +41,17 @@ def typical_price(session: Session, material: str) -> tuple[int | None, int]:
 
 
 def classify(session: Session, classifier: Classifier | None, data: bytes) -> Classification:
-    prediction = require_classifier(classifier).predict(data)
+    if classifier is None:
+        metrics.record_classification_failure(reason="unavailable")
+    start = time.perf_counter()
+    try:
+        prediction = require_classifier(classifier).predict(data)
+    except (InvalidInput, PayloadTooLarge, UnsupportedMediaType):
+        metrics.record_classification_failure(reason="invalid_input")
+        raise
+    metrics.record_classification(material=prediction.material, confidence=prediction.confidence,
+                                  abstained=prediction.abstained, latency_s=time.perf_counter() - start,
+                                  model_version=prediction.model_version)
     material = get_material(prediction.material)
     cents, n = typical_price(session, material.code) if material.code in MATERIALS else (None, 0)
     return Classification(prediction, material.advice_es, material.advice_en, material.name_es, material.name_en,

@@ -13,6 +13,7 @@ from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_listin
 from ayni.domain.materials import get_material, sellable
 from ayni.domain.money import to_kg
 from ayni.errors import InvalidInput, NotFound, PermissionDenied
+from ayni.observability import metrics
 from ayni.services import media
 from ayni.services._common import Page, audit, paginate
 from ayni.services.profiles import my_partner, my_producer
@@ -94,6 +95,7 @@ def create_listing(
                 model_version=model_version,
             )
         )
+    metrics.on_commit(session, lambda: metrics.record_listing_created(material=material, ubigeo=producer.ubigeo))
     audit(session, actor=user, action="listing.created", entity="listing", entity_id=listing.id)
     return listing
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,9 +17,13 @@ from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_match_
 from ayni.domain.materials import accepts
 from ayni.domain.money import to_kg, value_cents
 from ayni.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ayni.matching.impact import EmissionFactors, co2e_avoided, load_emission_factors
+from ayni.observability import metrics
+from ayni.observability._families import MatchEvent
 from ayni.services._common import Page, audit, paginate
 from ayni.services.listings import ACTIVE_MATCH, my_listing, set_status
 from ayni.services.profiles import WEEKDAYS, get_partner, my_partner, my_producer
+from ayni.settings import get_settings
 from ayni.storage.tables import CapacityReservation, Feedback, Listing, Match, Partner, PartnerMaterial, User
 
 
@@ -56,6 +62,7 @@ def request_pickup(session: Session, user: User, listing_id: int, *, partner_id:
     if listing.status == ListingStatus.OPEN.value:
         set_status(session, listing, ListingStatus.MATCHED)
     session.flush()
+    _event(session, match, "requested")
     audit(
         session,
         actor=user,
@@ -179,6 +186,7 @@ def accept(session: Session, user: User, match_id: int, *, pickup_date: date | N
         )
     ):
         other.status = MatchStatus.CANCELLED.value
+    _event(session, match, "accepted")
     audit(session, actor=user, action="match.accepted", entity="match", entity_id=match.id, pickup=day.isoformat())
     return match
 
@@ -188,6 +196,7 @@ def decline(session: Session, user: User, match_id: int, *, reason: str | None =
     check_match_transition(match.status, MatchStatus.DECLINED)
     match.status, match.decline_reason = MatchStatus.DECLINED.value, reason
     _reopen_if_orphan(session, match.listing)
+    _event(session, match, "declined")
     audit(session, actor=user, action="match.declined", entity="match", entity_id=match.id)
     return match
 
@@ -223,6 +232,7 @@ def collect(
             },
         )
     )
+    _event(session, match, "collected", kg=kg, paid_cents=paid)
     audit(
         session,
         actor=user,
@@ -247,6 +257,7 @@ def cancel(session: Session, user: User, match_id: int) -> Match:
         set_status(session, match.listing, ListingStatus.OPEN)
     else:
         _reopen_if_orphan(session, match.listing)
+    _event(session, match, "cancelled")
     audit(session, actor=user, action="match.cancelled", entity="match", entity_id=match.id)
     return match
 
@@ -295,3 +306,28 @@ def contact_visible(session: Session, user: User, listing: Listing) -> bool:
         )
         is not None
     )
+
+
+def _event(session: Session, match: Match, event: MatchEvent, *, kg: Decimal | None = None,
+           paid_cents: int | None = None) -> None:
+    """Count the change in the business metrics once the transaction commits."""
+    material, ubigeo = match.listing.material, match.listing.ubigeo
+
+    def record() -> None:
+        metrics.record_match_event(event=event, material=material, ubigeo=ubigeo)
+        if kg is not None:
+            metrics.record_collection(material=material, ubigeo=ubigeo, kg=float(kg), paid_cents=paid_cents or 0,
+                                      co2e_kg=_co2e(material, kg))
+
+    metrics.on_commit(session, record)
+
+
+def _co2e(material: str, kg: Decimal) -> float | None:
+    factors = _factors(str(get_settings().data_dir / "peru" / "emission_factors_warm_v15.csv"))
+    effect = co2e_avoided(material=material, kg=kg, factors=factors) if factors else None
+    return effect.co2e_avoided_kg if effect else None
+
+
+@lru_cache(maxsize=4)
+def _factors(path: str) -> EmissionFactors | None:
+    return load_emission_factors(Path(path)) if Path(path).is_file() else None

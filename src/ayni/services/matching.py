@@ -13,10 +13,11 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -25,13 +26,11 @@ from ayni.domain.lifecycle import ListingStatus, MatchStatus, PartnerKind, Produ
 from ayni.domain.materials import MATERIALS
 from ayni.domain.money import value_cents
 from ayni.errors import InvalidInput, PermissionDenied
-from ayni.matching.allocation import AllocationResult, capacity_violations, greedy, optimise
 from ayni.matching.arcs import build_arcs
 from ayni.matching.candidates import candidates_for_listing, check_pair
 from ayni.matching.entities import Candidate, ListingInput, MaterialOffer, PartnerOffer, Recommendation
 from ayni.matching.impact import PERU_CAVEAT_EN, EmissionFactors, co2e_avoided
 from ayni.matching.index import PartnerIndex
-from ayni.matching.routing import Route, RouteConfig, Stop, plan_route
 from ayni.matching.scoring import (
     AcceptanceEstimator,
     RuleAcceptance,
@@ -39,10 +38,16 @@ from ayni.matching.scoring import (
     rank_candidates,
     transport_cents,
 )
+from ayni.observability import metrics
 from ayni.services._common import audit, require_role
 from ayni.services.listings import get_listing
 from ayni.services.profiles import WEEKDAYS, my_partner
 from ayni.storage.tables import CapacityReservation, Listing, Match, Partner, Producer, User
+
+if TYPE_CHECKING:
+    from ayni.matching.allocation import AllocationResult
+    from ayni.matching.arcs import ArcTable
+    from ayni.matching.routing import Route, RouteConfig
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +136,16 @@ def recommend(session: Session, user: User, listing_id: int, *, catalog: Partner
         raise PermissionDenied("Only the listing's producer (or an admin) can see its ranked partners.")
     if listing.status not in (ListingStatus.OPEN.value, ListingStatus.MATCHED.value):
         return []
+    started = time.perf_counter()
     now = now or datetime.now(UTC)
     estimator = estimator or RuleAcceptance()
     li = listing_input(listing)
     index = catalog.index(session)
     optimistic = candidates_for_listing(li, index, not_before=now.date())
-    if not optimistic:
-        return []
     config = ScoringConfig()
+    if not optimistic:
+        metrics.record_matching(kind="listing", latency_s=time.perf_counter() - started, candidates=0)
+        return []
     p = estimator.p_accept(li, optimistic, now=now)
     values = [round(float(pi) * c.gross_cents) - transport_cents(c.distance_km, config=config)
               for pi, c in zip(p, optimistic, strict=True)]
@@ -154,7 +161,9 @@ def recommend(session: Session, user: User, listing_id: int, *, catalog: Partner
             live_values = sorted((v for v in _values(li, live, estimator, now, config)), reverse=True)
             if live_values[top_k - 1] >= values[order[nxt]]:
                 break
-    return rank_candidates(li, live, estimator=estimator, now=now, config=config, top_k=top_k)
+    ranked = rank_candidates(li, live, estimator=estimator, now=now, config=config, top_k=top_k)
+    metrics.record_matching(kind="listing", latency_s=time.perf_counter() - started, candidates=len(live))
+    return ranked
 
 
 def _values(listing: ListingInput, candidates: list[Candidate], estimator: AcceptanceEstimator, now: datetime,
@@ -175,6 +184,7 @@ class Opportunity:
 def opportunities(session: Session, user: User, *, estimator: AcceptanceEstimator | None = None,
                   limit: int = 50, now: datetime | None = None) -> list[Opportunity]:
     """Open listings this partner can take (material, radius, minimum, pickup day, capacity), best value first."""
+    started = time.perf_counter()
     partner = my_partner(session, user)
     now = now or datetime.now(UTC)
     offer = partner_offer(partner, reserved=_this_week(session, partner.id, now.date()))
@@ -198,6 +208,7 @@ def opportunities(session: Session, user: User, *, estimator: AcceptanceEstimato
         net = round(p * result.candidate.gross_cents) - transport_cents(result.candidate.distance_km, config=config)
         out.append(Opportunity(listing, result.candidate, p, net))
     out.sort(key=lambda o: (-o.expected_net_cents, o.candidate.distance_km, o.listing.id))
+    metrics.record_matching(kind="partner", latency_s=time.perf_counter() - started, candidates=len(out))
     return out[:limit]
 
 
@@ -234,18 +245,22 @@ def allocate(session: Session, admin: User, *, region: str, apply: bool = False,
     listings = [listing_input(li, kind) for li, kind in rows]
     partners = [partner_offer(p, reserved=_this_week(session, p.id, now.date()))
                 for p in session.scalars(select(Partner)).all()]
+    from ayni.matching.allocation import capacity_violations, greedy, optimise  # OR-Tools: loaded when used
+
+    started = time.perf_counter()
     table = build_arcs(listings, partners, not_before=now.date())
     results = {"optimal": optimise(table, time_limit_s=time_limit_s)}
     for rule in ("nearest", "highest_price", "fcfs"):
         results[rule] = greedy(table, rule=rule)
     violations = {name: len(capacity_violations(table, r.chosen)) for name, r in results.items()}
+    metrics.record_matching(kind="allocation", latency_s=time.perf_counter() - started, candidates=table.n_arcs)
     proposed = _propose(session, admin, results["optimal"], table) if apply else 0
     audit(session, actor=admin, action="allocation.run", entity="region", entity_id=None, region=region,
           listings=len(listings), assigned=results["optimal"].n_assigned, applied=apply)
     return AllocationReport(region, len(listings), len(partners), table.n_arcs, results, violations, proposed)
 
 
-def _propose(session: Session, admin: User, result: AllocationResult, table: Any) -> int:
+def _propose(session: Session, admin: User, result: AllocationResult, table: ArcTable) -> int:
     n = 0
     for a in result.assignments(table):
         listing = session.get(Listing, a.listing_id, with_for_update=True)
@@ -258,9 +273,14 @@ def _propose(session: Session, admin: User, result: AllocationResult, table: Any
                           material=offer.material, agreed_price_cents_per_kg=offer.price_cents_per_kg,
                           reserved_kg=listing.estimated_kg))
         listing.status = ListingStatus.MATCHED.value
+        metrics.on_commit(session, _requested(listing.material, listing.ubigeo))
         n += 1
     session.flush()
     return n
+
+
+def _requested(material: str, ubigeo: str) -> Callable[[], None]:
+    return lambda: metrics.record_match_event(event="requested", material=material, ubigeo=ubigeo)
 
 
 def route(session: Session, user: User, *, day: date, config: RouteConfig | None = None) -> tuple[Route, list[Match]]:
@@ -269,9 +289,14 @@ def route(session: Session, user: User, *, day: date, config: RouteConfig | None
     todays = list(session.scalars(select(Match).where(Match.partner_id == partner.id,
                                                       Match.status == MatchStatus.ACCEPTED.value,
                                                       Match.pickup_date == day)))
+    from ayni.matching.routing import Stop, plan_route  # OR-Tools: loaded when used
+
+    started = time.perf_counter()
     stops = [Stop(listing_id=m.listing_id, lat=m.listing.latitude, lon=m.listing.longitude, kg=m.reserved_kg)
              for m in todays]
-    return plan_route(depot_lat=partner.latitude, depot_lon=partner.longitude, stops=stops, config=config), todays
+    planned = plan_route(depot_lat=partner.latitude, depot_lon=partner.longitude, stops=stops, config=config)
+    metrics.record_matching(kind="route", latency_s=time.perf_counter() - started, candidates=len(stops))
+    return planned, todays
 
 
 @dataclass

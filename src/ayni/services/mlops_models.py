@@ -25,12 +25,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from ayni.errors import InvalidInput
 from ayni.mlops.drift import build_reference, image_quality, image_signals
-from ayni.mlops.promotion import CheckResult, GateConfig, invariance, minimum_functionality
-from ayni.mlops.retrain import TrainedModel, Trainer
+from ayni.mlops.feedback import freeze_eval_set
+from ayni.mlops.promotion import (
+    CheckResult,
+    GateConfig,
+    GateOutcome,
+    invariance,
+    minimum_functionality,
+    run_gate,
+)
+from ayni.mlops.registry import ModelRegistry, ModelVersion
+from ayni.mlops.retrain import TrainedModel, Trainer, gate_callbacks
 from ayni.mlops.tiny import TinyTrainer
+from ayni.services._common import audit
+from ayni.storage.tables import User
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +198,40 @@ def spec_for(name: str, *, var_dir: Path, data_dir: Path, base_path: Path | None
 def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+# --- use cases for the admin API and the CLI -----------------------------------------------------------
+
+
+def promote_model(registry: ModelRegistry, name: str, *, var_dir: Path, data_dir: Path, version: int | None = None,
+                  margin: float | None = None, base_path: Path | None = None, session: Session | None = None,
+                  actor: User | None = None) -> GateOutcome:
+    """Put ``version`` (default: the challenger) through the gate; audited when ``session`` is given.
+
+    The caller refreshes its ``ChampionHolder`` afterwards when ``outcome.decision.promote``.
+    """
+    spec = spec_for(name, var_dir=var_dir, data_dir=data_dir, base_path=base_path, margin=margin)
+    eval_set = freeze_eval_set(spec.base(), var_dir / "mlops" / name / "eval_set.csv")
+    evaluate, checks = gate_callbacks(spec.trainer(), eval_set)
+    outcome = run_gate(registry, name, evaluate=evaluate, checks=checks, config=spec.gate,
+                       cache_dir=var_dir / "mlops" / name / "cache", version=version)
+    if session is not None:
+        audit(session, actor=actor, action="model.promoted" if outcome.decision.promote else "model.refused",
+              entity="model", entity_id=outcome.challenger.version, model=name, reason=outcome.decision.reason)
+    return outcome
+
+
+def rollback_model(registry: ModelRegistry, name: str, *, reason: str, session: Session | None = None,
+                   actor: User | None = None) -> ModelVersion:
+    """Restore the previous champion; audited when ``session`` is given. Refresh the holder afterwards."""
+    restored = registry.rollback(name, reason=reason)
+    if session is not None:
+        audit(session, actor=actor, action="model.rolled_back", entity="model", entity_id=restored.version,
+              model=name, reason=reason)
+    return restored
+
+
+def list_versions(registry: ModelRegistry, name: str | None = None) -> list[dict[str, object]]:
+    """Every registered version (newest first per model) as plain dicts for the admin page and the CLI."""
+    names = [name] if name else registry.models()
+    return [v.as_dict() for n in names for v in registry.versions(n)]

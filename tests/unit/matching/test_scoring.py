@@ -73,3 +73,16 @@ def test_top_k_limits_the_list() -> None:
     cands = [_candidate(partner_id=i, lat=LIMA[0] + 0.001 * i) for i in range(1, 15)]
     assert len(rank_candidates(listing(), cands, estimator=RuleAcceptance(), now=NOW, top_k=10)) == 10
     assert rank_candidates(listing(), [], estimator=RuleAcceptance(), now=NOW) == []
+
+
+def test_partner_opportunities_rank_by_expected_kilograms() -> None:
+    from ayni.matching.candidates import listings_for_partner
+    from ayni.matching.index import ListingIndex
+    from ayni.matching.scoring import rank_opportunities
+
+    small, big = listing(1, kg="5"), listing(2, kg="50", lat=LIMA[0] + 0.012)
+    p = partner()
+    pairs = listings_for_partner(p, ListingIndex([small, big]))
+    recs = rank_opportunities(pairs, estimator=RuleAcceptance(), now=NOW)
+    assert [r.listing_id for r in recs] == [2, 1]
+    assert all(r.explanation.text_en for r in recs)

@@ -122,3 +122,10 @@ def test_holder_without_any_champion_raises(registry: ModelRegistry, tmp_path: P
         holder.refresh()
     with pytest.raises(ModelUnavailable):
         holder.current()
+
+
+def test_holder_serves_the_fallback_until_a_champion_exists(registry: ModelRegistry, tmp_path: Path) -> None:
+    holder = ChampionHolder(registry, "tiny", read_value, cache_dir=tmp_path / "cache", fallback=lambda: -1)
+    assert holder.refresh() is False and holder.current() == -1 and holder.version is None
+    registry.promote("tiny", log(registry, tmp_path, 3), reason="first")
+    assert holder.refresh() and holder.current() == 3

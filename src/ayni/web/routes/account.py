@@ -11,9 +11,10 @@ from starlette.datastructures import FormData
 
 from ayni.domain.lifecycle import PartnerKind, ProducerKind, Role
 from ayni.domain.materials import CLASSES, sellable
-from ayni.errors import AyniError, InvalidInput, NotAuthenticated
+from ayni.errors import AyniError, InvalidInput, NotAuthenticated, TooManyRequests
 from ayni.services import auth, profiles, reference
 from ayni.services.profiles import WEEKDAYS, MaterialOffer
+from ayni.services.throttle import LoginThrottle
 from ayni.settings import Settings
 from ayni.web import _forms as f
 from ayni.web._csrf import checked_form
@@ -28,6 +29,14 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 HOME = {"producer": "/producer", "partner": "/partner", "admin": "/admin", "analyst": "/analyst"}
 OFFER_MATERIALS = tuple(c for c in CLASSES if sellable(c))
+
+
+def login_throttle(state: Any) -> LoginThrottle:
+    """The back-off on failed log-ins, shared with the API's ``/v1/auth/login`` through ``app.state``."""
+    throttle = getattr(state, "login_throttle", None)
+    if throttle is None:
+        throttle = state.login_throttle = LoginThrottle()
+    return throttle
 
 
 def _settings(request: Request) -> Settings:
@@ -76,11 +85,20 @@ async def login(request: Request, session: Db) -> Response:
     email = f.text(form, "email", required=False, max_len=254)
     target = safe_next(f.text(form, "next", required=False, max_len=300), "")
     response = redirect("/")
+    throttle = login_throttle(request.app.state)
+    keys = (f"email:{email.lower()}", f"ip:{request.client.host if request.client else '-'}")
+    loc = locale_of(request)
     try:
+        throttle.check(*keys)
         user = _sign_in(request, session, response, email=email, password=f.text(form, "password", required=False, max_len=256))
+    except TooManyRequests:
+        error = {"message": loc.t("error.too_many_requests"), "field": "password"}
+        return render(request, "login.html", status=429, next=target, email=email, error=error)
     except NotAuthenticated:
-        error = {"message": locale_of(request).t("login.failed"), "field": "password"}
+        throttle.failed(*keys)
+        error = {"message": loc.t("login.failed"), "field": "password"}
         return render(request, "login.html", status=401, next=target, email=email, error=error)
+    throttle.succeeded(keys[0])
     response.headers["location"] = target or HOME[user.role]
     return response
 
