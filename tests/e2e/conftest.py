@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
 import threading
@@ -243,6 +244,8 @@ VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, 
 def browser() -> Iterator[Any]:
     reason = _browser_missing()
     if reason:
+        if os.environ.get("AYNI_REQUIRE_TOOLS"):
+            pytest.fail(f"browser tests are required here (AYNI_REQUIRE_TOOLS=1): {reason}")
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 

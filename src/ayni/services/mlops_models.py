@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from ayni.domain.materials import CLASSES
 from ayni.errors import InvalidInput
 from ayni.mlops.drift import build_reference, image_quality, image_signals
 from ayni.mlops.feedback import freeze_eval_set
@@ -132,7 +133,8 @@ class VisionTrainer:
         from ayni.vision.predict import Classifier
 
         clf = Classifier.load(model_dir)
-        sample = eval_frame.sample(min(len(eval_frame), 64), random_state=self.random_state)
+        labelled = eval_frame[eval_frame["label"].isin(CLASSES)]  # not the Kaggle "recyclable" catch-all
+        sample = labelled.sample(min(len(labelled), 64), random_state=self.random_state)
         photos = [Path(p).read_bytes() for p in sample["path"]]
 
         def predict(items: list[bytes]) -> np.ndarray:
