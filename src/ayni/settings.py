@@ -44,6 +44,7 @@ class UploadSettings(BaseModel):
 class VisionSettings(BaseModel):
     model_path: Path | None = None
     threads: int = 1
+    registry_refresh_s: float = 60.0  # how often serving checks the registry's champion; 0 = never
 
 
 class ServerSettings(BaseModel):

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,14 +41,19 @@ class Stack:
         assert r.status_code == 200 and body["status"] == "success", f"{expr}: {body}"
         return list(body["data"]["result"])
 
-    def wait_for(self, expr: str, *, timeout_s: float = 20) -> list[dict[str, Any]]:
-        """The query's result once it is non-empty (Prometheus scrapes every second)."""
+    def wait_for(self, expr: str, *, timeout_s: float = 20,
+                 until: Callable[[list[dict[str, Any]]], bool] | None = None) -> list[dict[str, Any]]:
+        """The query's result once it is non-empty and, with ``until``, once ``until(result)`` holds: a scrape
+        taken while the traffic was still being sent shows partial counts (Prometheus scrapes every second)."""
         deadline = time.monotonic() + timeout_s
+        result: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             result = self.query(expr)
-            if result:
+            if result and (until is None or until(result)):
                 return result
             time.sleep(0.25)
+        if result:
+            return result  # let the caller's assertion show what was seen
         raise AssertionError(f"no series for {expr} after {timeout_s}s")
 
 
@@ -97,6 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         servers.append(Server(push_cmd, {}, f"{push}/-/ready"))
     with running(*servers):
         _send_traffic(api)
+        time.sleep(2.5)  # at least one full scrape (every 1 s) after the last request
         yield Stack(api=api, prometheus=prom, pushgateway=push)
 
 
@@ -140,7 +146,8 @@ def test_prometheus_sees_server_errors_and_the_error_ratio(stack: Stack) -> None
 
 
 def test_prometheus_sees_classifications_model_version_and_readiness(stack: Stack) -> None:
-    predicted = {r["metric"]["material"]: float(r["value"][1]) for r in stack.wait_for("ayni_classifier_predictions_total")}
+    rows = stack.wait_for("ayni_classifier_predictions_total", until=lambda rs: sum(float(r["value"][1]) for r in rs) >= 3)
+    predicted = {r["metric"]["material"]: float(r["value"][1]) for r in rows}
     assert predicted == {"plastic": 2.0, "glass": 1.0}  # PET is counted as its class, plastic
     assert _value(stack.wait_for("ayni_classifier_confidence_count")) == 3
     assert _value(stack.wait_for('ayni_classifier_confidence_bucket{le="0.5"}')) == 1

@@ -17,10 +17,12 @@ from ayni.api.routes import (
     admin,
     auth,
     classify,
+    forecast,
     health,
     listings,
     matches,
     matching,
+    models,
     partners,
     producers,
     reference,
@@ -28,6 +30,7 @@ from ayni.api.routes import (
 from ayni.errors import AyniError
 from ayni.observability import metrics
 from ayni.observability.logging import request_id
+from ayni.services.serving import ChampionWatcher
 from ayni.settings import Settings, get_settings
 from ayni.storage.engine import make_engine, make_session_factory
 from ayni.vision import Classifier
@@ -58,9 +61,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.owns_engine = True
+    watcher: ChampionWatcher | None = None
     if not hasattr(app.state, "classifier"):  # injected (even as None) by tests; else the shipped model
         app.state.classifier = load_classifier(settings)
+        if settings.vision.registry_refresh_s > 0:  # then the registry's champion, once it has one
+            watcher = ChampionWatcher(settings, fallback=app.state.classifier,
+                                      publish=lambda model: setattr(app.state, "classifier", model),
+                                      interval_s=settings.vision.registry_refresh_s)
+            app.state.champion_watcher = watcher
+            watcher.start()
     yield
+    if watcher is not None:
+        watcher.stop()
     if getattr(app.state, "owns_engine", False):
         app.state.engine.dispose()
 
@@ -106,7 +118,7 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     errors.install(app)
     app.middleware("http")(_request_context)
     v1 = APIRouter(prefix="/v1")
-    for module in (auth, producers, partners, matching, listings, matches, classify, reference, admin):
+    for module in (auth, producers, partners, matching, listings, matches, classify, forecast, reference, admin, models):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

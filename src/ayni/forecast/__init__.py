@@ -32,7 +32,9 @@ from ayni.forecast.peru import (
     load_material_map,
     peru_holidays,
 )
+from ayni.forecast.plot import forecast_png
 from ayni.forecast.tabular import TabularForecaster
+from ayni.forecast.tetouan import load_tetouan, run_day_ahead, run_seed003_protocol
 
 __all__ = [
     "CANDIDATES",
@@ -50,10 +52,12 @@ __all__ = [
     "coverage",
     "fit_annual_model",
     "forecast_district_material",
+    "forecast_png",
     "load_chiclayo",
     "load_composition",
     "load_generation",
     "load_material_map",
+    "load_tetouan",
     "mae",
     "mape",
     "mase",
@@ -64,6 +68,8 @@ __all__ = [
     "r2",
     "rmse",
     "rolling_origin_backtest",
+    "run_day_ahead",
+    "run_seed003_protocol",
     "seasonal_naive",
     "shifted_input_study",
     "weather_shifts",

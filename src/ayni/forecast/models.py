@@ -75,7 +75,6 @@ class ZoneForecaster:
         n_interval_buckets: int = 4,
         holidays: Collection[date] | None = None,
         annual_features: bool = False,
-        anchor_season: int | None = None,
         profile_periods: Sequence[int] = (),
         exog_optional: bool = False,
         model_params: dict[str, dict[str, Any]] | None = None,
@@ -95,7 +94,6 @@ class ZoneForecaster:
         self.n_interval_buckets = n_interval_buckets
         self.holidays = holidays
         self.annual_features = annual_features
-        self.anchor_season = anchor_season
         self.profile_periods = profile_periods
         self.exog_optional = exog_optional
         self.model_params = model_params
@@ -168,23 +166,19 @@ class ZoneForecaster:
         pred = frame.X[f"snaive_{season}"].to_numpy(dtype=np.float64)
         return np.where(np.isfinite(pred), pred, frame.X["last"].to_numpy(dtype=np.float64))
 
-    def _anchor(self, frame: OriginFrame) -> NDArray[np.float64] | float:
-        """Learned models predict the deviation from this (the seasonal naive), when set."""
-        return 0.0 if self.anchor_season is None else self._snaive(frame, self.anchor_season)
-
     def _fit_candidate(self, name: str, frame: OriginFrame) -> CompiledRegressor | None:
         if name.startswith("seasonal_naive"):
             return None
         kind = name.removesuffix(_NO_EXOG)
         params = (self.model_params or {}).get(kind)
-        target = frame.target - self._anchor(frame)
-        return fit_regressor(kind, self._matrix(name, frame), target, params=params, random_state=self.random_state)
+        return fit_regressor(kind, self._matrix(name, frame), frame.target, params=params,
+                             random_state=self.random_state)
 
     def _predict_frame(self, name: str, regressor: CompiledRegressor | None, frame: OriginFrame) -> NDArray[np.float64]:
         if name.startswith("seasonal_naive"):
             return self._snaive(frame, int(name.split(":")[1]))
         assert regressor is not None
-        return regressor.predict(self._matrix(name, frame)) + self._anchor(frame)
+        return regressor.predict(self._matrix(name, frame))
 
     def _cross_validate(self, frame: OriginFrame, origins: NDArray[np.int64]
                         ) -> tuple[dict[str, float], dict[str, tuple[NDArray[np.float64], NDArray[np.int64]]]]:
@@ -280,7 +274,7 @@ class ZoneForecaster:
 
 _ZONE_PARAMS = ("horizon", "seasons", "windows", "level_window", "candidates", "n_splits", "origin_every",
                 "min_history", "exog_mode", "relative", "coverage", "n_interval_buckets", "holidays",
-                "annual_features", "anchor_season", "profile_periods", "exog_optional",
+                "annual_features", "profile_periods", "exog_optional",
                 "model_params", "random_state")
 
 

@@ -140,9 +140,11 @@ def _gross_cents(grams: int, cents_per_kg: int) -> int:
 
 
 def listings_for_partner(
-    partner: PartnerOffer, index: ListingIndex, *, not_before: date | None = None
+    partner: PartnerOffer, index: ListingIndex, *, not_before: date | None = None, limit: int | None = None
 ) -> list[tuple[ListingInput, Candidate]]:
-    """Every open listing ``partner`` can take (its opportunities), nearest first.
+    """Open listings ``partner`` can take (its opportunities): all of them nearest first, or with
+    ``limit`` the ``limit`` largest (kg, then nearest) — a partner in a dense city may reach tens of
+    thousands, and ``rank_opportunities`` ranks by expected kilograms.
 
     Array masks pre-filter (material, quantity, capacity, weekday); each survivor is confirmed with
     ``check_pair``, which also applies ``not_before``."""
@@ -160,10 +162,16 @@ def listings_for_partner(
     kg = index.kg[pos]
     wmask = sum(1 << d for d in partner.pickup_weekdays)
     ok = (kg >= lo) & (kg <= hi) & ((index.window_mask[pos] & wmask) != 0)
+    pos, dist = pos[ok], dist[ok]
+    if limit is not None:
+        order = np.lexsort((dist, -index.kg[pos]))
+        pos, dist = pos[order], dist[order]
     out: list[tuple[ListingInput, Candidate]] = []
-    for i, d in zip(pos[ok].tolist(), dist[ok].tolist(), strict=True):
+    for i, d in zip(pos.tolist(), dist.tolist(), strict=True):
         listing = index.listings[i]
         result = check_pair(listing, partner, distance_km=d, not_before=not_before)
         if result.candidate is not None:
             out.append((listing, result.candidate))
+            if limit is not None and len(out) >= limit:
+                break
     return out

@@ -45,14 +45,18 @@ FORMAT = "ayni.acceptance-model/1"
 
 
 def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, history: InteractionHistory,
-                  now: datetime) -> FloatArray:
-    """One row of ``FEATURES`` per candidate, from the listing, the offer and the history before ``now``."""
+                  now: datetime, pool: Sequence[Candidate] | None = None) -> FloatArray:
+    """One row of ``FEATURES`` per candidate, from the listing, the offer and the history before ``now``.
+
+    ``pool`` (default: ``candidates``) is the listing's full candidate list, for the context features
+    (price over the best price, distance beyond the nearest)."""
     n = len(candidates)
     x = np.empty((n, len(FEATURES)))
     if n == 0:
         return x
-    best = max(c.price_cents_per_kg for c in candidates) or 1
-    nearest = min(c.distance_km for c in candidates)
+    context = pool or candidates
+    best = max(c.price_cents_per_kg for c in context) or 1
+    nearest = min(c.distance_km for c in context)
     kg = float(listing.kg)
     cls = _CLASS[MATERIALS[listing.material].class_code]
     pkind = _PRODUCER_KINDS[ProducerKind(listing.producer_kind)]
@@ -240,8 +244,9 @@ class LearntAcceptance:
         self.history = history
         self.config = config or ScoringConfig()
 
-    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime) -> FloatArray:
+    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime,
+                 pool: Sequence[Candidate] | None = None) -> FloatArray:
         if not candidates:
             return np.empty(0)
-        x = pair_features(listing, candidates, history=self.history, now=now)
+        x = pair_features(listing, candidates, history=self.history, now=now, pool=pool)
         return np.clip(self.model.predict_proba(x)[:, 1], self.config.min_p, self.config.max_p)

@@ -38,7 +38,10 @@ class AcceptanceEstimator(Protocol):
 
     source: str
 
-    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime) -> FloatArray:
+    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime,
+                 pool: Sequence[Candidate] | None = None) -> FloatArray:
+        """P for each of ``candidates``; ``pool`` is the listing's full candidate list (context features)
+        when ``candidates`` is a subset of it."""
         ...
 
 
@@ -61,7 +64,8 @@ class RuleAcceptance:
     def __init__(self, *, config: ScoringConfig | None = None) -> None:
         self.config = config or ScoringConfig()
 
-    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime) -> FloatArray:
+    def p_accept(self, listing: ListingInput, candidates: Sequence[Candidate], *, now: datetime,
+                 pool: Sequence[Candidate] | None = None) -> FloatArray:
         conf = np.nan if listing.photo_confidence is None else listing.photo_confidence
         p = rule_p(
             kind_prior=np.array([KIND_PRIOR.get(c.partner_kind, 0.6) for c in candidates]),
@@ -105,23 +109,48 @@ def rank_candidates(
     config = config or ScoringConfig()
     if not candidates:
         return []
-    p = estimator.p_accept(listing, candidates, now=now)
     transport = [transport_cents(c.distance_km, config=config) for c in candidates]
-    net = [expected_net_cents(p_accept=float(pi), gross_cents=c.gross_cents, transport=t)
-           for pi, c, t in zip(p, candidates, transport, strict=True)]
-    order = sorted(range(len(candidates)), key=lambda i: (-net[i], candidates[i].distance_km,
-                                                          candidates[i].partner_id))
-    if top_k is not None:
-        order = order[:top_k]
+    p, net, order = _score(listing, candidates, transport, estimator=estimator, now=now, config=config,
+                           top_k=top_k)
     context = _Context(best_price=max(c.price_cents_per_kg for c in candidates),
                        nearest_km=min(c.distance_km for c in candidates))
     return [
-        Recommendation(rank=r + 1, candidate=candidates[i], p_accept=float(p[i]), p_source=estimator.source,
+        Recommendation(rank=r + 1, candidate=candidates[i], p_accept=p[i], p_source=estimator.source,
                        transport_cents=transport[i], expected_net_cents=net[i],
-                       explanation=explain(candidates[i], p_accept=float(p[i]), transport=transport[i],
+                       explanation=explain(candidates[i], p_accept=p[i], transport=transport[i],
                                            net=net[i], rank=r + 1, context=context, source=estimator.source))
         for r, i in enumerate(order)
     ]
+
+
+def _score(listing: ListingInput, candidates: Sequence[Candidate], transport: list[int], *,
+           estimator: AcceptanceEstimator, now: datetime, config: ScoringConfig,
+           top_k: int | None) -> tuple[dict[int, float], dict[int, int], list[int]]:
+    """P and net for the candidates that can reach the top k, and the top-k order (exact).
+
+    Threshold pruning: P ≤ ``max_p``, so ``round(max_p × gross) − transport`` bounds a candidate's
+    value; candidates are scored in batches by decreasing bound until the k-th best value found beats
+    the best bound left. Without ``top_k`` every candidate is scored."""
+    n = len(candidates)
+    bound = [int(round(config.max_p * c.gross_cents)) - t for c, t in zip(candidates, transport, strict=True)]
+    by_bound = sorted(range(n), key=lambda i: -bound[i])
+    batch = n if top_k is None else max(4 * top_k, 64)
+    p: dict[int, float] = {}
+    net: dict[int, int] = {}
+    start = 0
+    while start < n:
+        chunk = by_bound[start:start + batch]
+        start += len(chunk)
+        probs = estimator.p_accept(listing, [candidates[i] for i in chunk], now=now, pool=candidates)
+        for i, pi in zip(chunk, probs.tolist(), strict=True):
+            p[i] = pi
+            net[i] = expected_net_cents(p_accept=pi, gross_cents=candidates[i].gross_cents, transport=transport[i])
+        if top_k is not None and start < n and len(net) >= top_k:
+            kth = sorted(net.values(), reverse=True)[top_k - 1]
+            if kth > bound[by_bound[start]]:
+                break
+    order = sorted(net, key=lambda i: (-net[i], candidates[i].distance_km, candidates[i].partner_id))
+    return p, net, order[:top_k] if top_k is not None else order
 
 
 @dataclass(frozen=True, slots=True)

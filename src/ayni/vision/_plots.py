@@ -25,7 +25,7 @@ def confusion_png(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: 
     d = ImageDraw.Draw(img)
     f, fs = _font(14), _font(12)
     d.text((10, 10), title, fill="black", font=_font(16))
-    d.text((left, top - 22), "predicted →", fill="black", font=fs)
+    d.text((left, top - 22), "predicted ->", fill="black", font=fs)
     rows = m / np.maximum(m.sum(1, keepdims=True), 1)
     for i in range(n):
         d.text((8, top + i * cell + cell // 2 - 7), labels[i][:12], fill="black", font=f)
@@ -70,8 +70,8 @@ def reliability_png(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], path: 
             gap_top = y0 + size - int(float(np.mean(conf[m])) * size)
             d.line((bx0, gap_top, bx1, gap_top), fill=(220, 60, 60), width=2)
         d.text((x0, 12), title, fill="black", font=_font(15))
-        d.text((x0, 32), f"ECE {ece:.3f}, n={len(conf)}", fill="black", font=f)
-        d.text((x0, y0 + size + 8), "confidence →  (bars: accuracy; red: mean confidence)",
+        d.text((x0, 32), f"ECE ({bins} bins) {ece:.3f}, n={len(conf)}", fill="black", font=f)
+        d.text((x0, y0 + size + 8), "confidence ->  (bars: accuracy; red: mean confidence)",
                fill="black", font=_font(11))
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, optimize=True)

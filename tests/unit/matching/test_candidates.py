@@ -99,3 +99,13 @@ def test_sphere_index_returns_points_within_great_circle_radius_nearest_first() 
     truth = {i for i in range(500) if haversine_km(Point(*LIMA), Point(lats[i], lons[i])) <= 12.0}
     assert set(pos.tolist()) == truth
     assert np.all(np.diff(dist) >= 0)
+
+
+def test_opportunity_limit_keeps_the_largest_listings() -> None:
+    partners, listings = _random_world(3)
+    index = ListingIndex(listings)
+    p = max(partners, key=lambda q: len(listings_for_partner(q, index)))
+    every = listings_for_partner(p, index)
+    top = listings_for_partner(p, index, limit=3)
+    assert len(top) == min(3, len(every))
+    assert sorted(x.kg for x, _ in top) == sorted(x.kg for x, _ in every)[::-1][: len(top)][::-1]

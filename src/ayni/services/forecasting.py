@@ -1,0 +1,67 @@
+"""Supply forecasts for partners and municipalities: expected kg of a material per district per week.
+
+The annual model is fitted once per process, on first use, from MINAM's district tables in
+``AYNI_DATA_DIR`` (about three seconds), then reused for every request.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from ayni.errors import ServiceUnavailable
+from ayni.forecast import (
+    TabularForecaster,
+    WeeklySupply,
+    fit_annual_model,
+    forecast_district_material,
+    load_composition,
+    load_generation,
+    load_material_map,
+)
+
+DEFAULT_CAPTURE_RATE = 0.05  # share of a material's generation the platform captures (assumption, configurable)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    generation: pd.DataFrame
+    composition: pd.DataFrame
+    material_map: pd.DataFrame
+    model: TabularForecaster
+
+
+class SupplyForecaster:
+    """Holds the MINAM tables and the fitted annual model for one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._tables: _Tables | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> _Tables:
+        with self._lock:
+            if self._tables is None:
+                peru = self.data_dir / "peru"
+                files = [peru / n for n in ("waste_generation_district_year.csv", "waste_composition_district_year.csv",
+                                            "composition_material_map.csv")]
+                missing = [f.name for f in files if not f.is_file()]
+                if missing:
+                    raise ServiceUnavailable(f"Forecasts need MINAM's tables ({', '.join(missing)}) in "
+                                             f"{peru}; set AYNI_DATA_DIR.")
+                generation = load_generation(files[0])
+                self._tables = _Tables(generation, load_composition(files[1]), load_material_map(files[2]),
+                                       fit_annual_model(generation, random_state=0))
+            return self._tables
+
+    def weekly(self, *, ubigeo: str, material: str, horizon_weeks: int, capture_rate: float = DEFAULT_CAPTURE_RATE,
+               start: date | None = None) -> list[WeeklySupply]:
+        t = self._load()
+        return forecast_district_material(generation=t.generation, composition=t.composition,
+                                          material_map=t.material_map, ubigeo=ubigeo, material=material,
+                                          horizon_weeks=horizon_weeks, capture_rate=capture_rate, start=start,
+                                          model=t.model)
