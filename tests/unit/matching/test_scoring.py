@@ -90,7 +90,7 @@ def test_partner_opportunities_rank_by_expected_kilograms() -> None:
 
 def test_pruned_top_k_equals_the_top_of_the_full_ranking() -> None:
     rng = np.random.default_rng(0)
-    cands = [_candidate(partner_id=i, lat=LIMA[0] + float(rng.uniform(-0.08, 0.08)),
+    cands = [_candidate(partner_id=i, radius_km=30.0, lat=LIMA[0] + float(rng.uniform(-0.08, 0.08)),
                         offers=(offer(price=int(rng.integers(20, 200))),)) for i in range(1, 300)]
     full = rank_candidates(listing(), cands, estimator=RuleAcceptance(), now=NOW, top_k=None)
     top = rank_candidates(listing(), cands, estimator=RuleAcceptance(), now=NOW, top_k=10)
