@@ -108,20 +108,8 @@ def greedy(table: ArcTable, *, rule: str, only_profitable: bool = True) -> Alloc
     else:
         raise ValueError(f"unknown greedy rule {rule!r}: use nearest, highest_price or fcfs")
     arcs = arcs[np.lexsort((*keys, rank[table.arc_listing[arcs]]))]
-    left = table.key_capacity_grams.copy()
-    done = np.zeros(len(table.listing_ids), dtype=bool)
-    chosen: list[int] = []
-    for a, lpos, k in zip(arcs.tolist(), table.arc_listing[arcs].tolist(), table.arc_key[arcs].tolist(),
-                          strict=True):
-        if done[lpos]:
-            continue
-        g = table.listing_grams[lpos]
-        if g <= left[k]:
-            left[k] -= g
-            done[lpos] = True
-            chosen.append(a)
-    return _result(table, np.array(chosen, dtype=np.int64), method=rule, status="heuristic", bound=None,
-                   start=start)
+    chosen = _greedy_order(table, arcs, table.key_capacity_grams)
+    return _result(table, chosen, method=rule, status="heuristic", bound=None, start=start)
 
 
 def optimise(table: ArcTable, *, time_limit_s: float = 10.0, workers: int = 2, random_state: int = 0,

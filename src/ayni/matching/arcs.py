@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from ayni.domain.materials import MATERIALS
 from ayni.matching.entities import ListingInput, PartnerOffer
-from ayni.matching.index import chord_for_km, haversine_km_pairs, unit_vectors
+from ayni.matching.index import chord_for_km, haversine_km_pairs, unit_vectors, window_mask
 from ayni.matching.scoring import KIND_PRIOR, ScoringConfig, rule_p
 
 IntArray = NDArray[np.int64]
@@ -56,14 +56,6 @@ class ArcTable:
         """The same arcs re-valued with another P(accept) per arc."""
         value = np.rint(p * self.arc_gross).astype(np.int64) - self.arc_transport
         return ArcTable(**{**self.__dict__, "arc_p": p, "arc_value": value})
-
-
-def window_mask(start: date, end: date) -> int:
-    """Bit d set when weekday d occurs in [start, end]."""
-    mask = 0
-    for offset in range(min(7, max(0, (end - start).days + 1))):
-        mask |= 1 << (start + timedelta(days=offset)).weekday()
-    return mask
 
 
 def build_arcs(listings: Sequence[ListingInput], partners: Sequence[PartnerOffer], *,

@@ -151,14 +151,14 @@ def listings_for_partner(
     pos, dist = index.near_positions(lat=partner.lat, lon=partner.lon, radius_km=partner.radius_km)
     if len(pos) == 0:
         return []
-    materials = index.material[pos]
-    lo = np.full(len(pos), np.inf)
-    hi = np.full(len(pos), -1.0)
-    for material in set(materials.tolist()):
+    codes = index.material_code[pos]
+    lo_by_code = np.full(len(index.material_names), np.inf)
+    hi_by_code = np.full(len(index.material_names), -1.0)
+    for k, material in enumerate(index.material_names):
         offer = partner.offer_for(material)
         if offer is not None:
-            same = materials == material
-            lo[same], hi[same] = float(offer.min_kg), float(offer.capacity_left_kg)
+            lo_by_code[k], hi_by_code[k] = float(offer.min_kg), float(offer.capacity_left_kg)
+    lo, hi = lo_by_code[codes], hi_by_code[codes]
     kg = index.kg[pos]
     wmask = sum(1 << d for d in partner.pickup_weekdays)
     ok = (kg >= lo) & (kg <= hi) & ((index.window_mask[pos] & wmask) != 0)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ayni.domain.lifecycle import PartnerKind, ProducerKind
+from ayni.domain.materials import accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,6 @@ class PartnerOffer:
 
     def offer_for(self, listing_material: str) -> MaterialOffer | None:
         """The offer covering ``listing_material``: an exact sub-material price wins over its class price."""
-        from ayni.domain.materials import accepts
-
         best: MaterialOffer | None = None
         for offer in self.materials:
             if offer.material == listing_material:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
@@ -159,9 +160,12 @@ class ListingIndex:
     def __init__(self, listings: Sequence[ListingInput]) -> None:
         self.listings: tuple[ListingInput, ...] = tuple(listings)
         self._index = SphereIndex([x.lat for x in self.listings], [x.lon for x in self.listings])
-        self.material = np.array([x.material for x in self.listings], dtype=object)
+        self.material_names: tuple[str, ...] = tuple(sorted({x.material for x in self.listings}))
+        code = {m: k for k, m in enumerate(self.material_names)}
+        self.material_code = np.array([code[x.material] for x in self.listings], dtype=np.int64)
         self.kg = np.array([float(x.kg) for x in self.listings])
-        self.window_mask = np.array([_window_mask(x) for x in self.listings], dtype=np.int64)
+        self.window_mask = np.array([window_mask(x.available_from, x.available_until) for x in self.listings],
+                                    dtype=np.int64)
 
     def near_positions(self, *, lat: float, lon: float, radius_km: float) -> tuple[IntArray, FloatArray]:
         return self._index.within(lat=lat, lon=lon, radius_km=radius_km)
@@ -174,10 +178,9 @@ class ListingIndex:
         return [(self.listings[i], float(d)) for i, d in zip(pos, dist, strict=True)]
 
 
-def _window_mask(x: ListingInput) -> int:
-    from datetime import timedelta
-
+def window_mask(start: date, end: date) -> int:
+    """Bit d set when weekday d occurs in [start, end]."""
     mask = 0
-    for offset in range(min(7, max(0, (x.available_until - x.available_from).days + 1))):
-        mask |= 1 << (x.available_from + timedelta(days=offset)).weekday()
+    for offset in range(min(7, max(0, (end - start).days + 1))):
+        mask |= 1 << (start + timedelta(days=offset)).weekday()
     return mask

@@ -141,7 +141,9 @@ def _score(listing: ListingInput, candidates: Sequence[Candidate], transport: li
     while start < n:
         chunk = by_bound[start:start + batch]
         start += len(chunk)
-        probs = estimator.p_accept(listing, [candidates[i] for i in chunk], now=now, pool=candidates)
+        subset = [candidates[i] for i in chunk]
+        probs = (estimator.p_accept(listing, subset, now=now) if len(chunk) == n
+                 else estimator.p_accept(listing, subset, now=now, pool=candidates))
         for i, pi in zip(chunk, probs.tolist(), strict=True):
             p[i] = pi
             net[i] = expected_net_cents(p_accept=pi, gross_cents=candidates[i].gross_cents, transport=transport[i])

@@ -10,19 +10,14 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ayni.errors import ServiceUnavailable
-from ayni.forecast import (
-    TabularForecaster,
-    WeeklySupply,
-    fit_annual_model,
-    forecast_district_material,
-    load_composition,
-    load_generation,
-    load_material_map,
-)
+
+if TYPE_CHECKING:  # the forecasting stack (scikit-learn) loads on the first forecast, not at API start
+    from ayni.forecast import TabularForecaster, WeeklySupply
 
 DEFAULT_CAPTURE_RATE = 0.05  # share of a material's generation the platform captures (assumption, configurable)
 
@@ -44,6 +39,8 @@ class SupplyForecaster:
         self._lock = threading.Lock()
 
     def _load(self) -> _Tables:
+        from ayni.forecast import fit_annual_model, load_composition, load_generation, load_material_map
+
         with self._lock:
             if self._tables is None:
                 peru = self.data_dir / "peru"
@@ -60,6 +57,8 @@ class SupplyForecaster:
 
     def weekly(self, *, ubigeo: str, material: str, horizon_weeks: int, capture_rate: float = DEFAULT_CAPTURE_RATE,
                start: date | None = None) -> list[WeeklySupply]:
+        from ayni.forecast import forecast_district_material
+
         t = self._load()
         return forecast_district_material(generation=t.generation, composition=t.composition,
                                           material_map=t.material_map, ubigeo=ubigeo, material=material,
