@@ -27,10 +27,10 @@ from ayni.domain.materials import MATERIALS
 from ayni.domain.money import value_cents
 from ayni.errors import InvalidInput, PermissionDenied
 from ayni.matching.arcs import build_arcs
-from ayni.matching.candidates import candidates_for_listing, check_pair
+from ayni.matching.candidates import candidates_for_listing, listings_for_partner
 from ayni.matching.entities import Candidate, ListingInput, MaterialOffer, PartnerOffer, Recommendation
 from ayni.matching.impact import PERU_CAVEAT_EN, EmissionFactors, co2e_avoided
-from ayni.matching.index import PartnerIndex
+from ayni.matching.index import ListingIndex, PartnerIndex
 from ayni.matching.scoring import (
     AcceptanceEstimator,
     RuleAcceptance,
@@ -181,35 +181,49 @@ class Opportunity:
     expected_net_cents: int
 
 
+PREFILTER = 500  # listings scored per opportunities request: the largest, then nearest, the partner can take
+
+
 def opportunities(session: Session, user: User, *, estimator: AcceptanceEstimator | None = None,
                   limit: int = 50, now: datetime | None = None) -> list[Opportunity]:
-    """Open listings this partner can take (material, radius, minimum, pickup day, capacity), best value first."""
+    """Open listings this partner can take (material, radius, minimum, pickup day, capacity), best value first.
+
+    Listings inside the partner's bounding box are read as plain columns, filtered by the engine's rules
+    (at most ``PREFILTER`` of them, largest and nearest first), scored, and only the ``limit`` best are
+    loaded as full listings."""
     started = time.perf_counter()
     partner = my_partner(session, user)
     now = now or datetime.now(UTC)
     offer = partner_offer(partner, reserved=_this_week(session, partner.id, now.date()))
-    codes = {code for code, m in MATERIALS.items() if offer.offer_for(code) is not None}
+    codes = {code for code in MATERIALS if offer.offer_for(code) is not None}
     dlat = partner.service_radius_km / 111.0
     dlon = dlat / max(0.2, abs(math.cos(math.radians(partner.latitude))))
-    rows = session.scalars(select(Listing).where(
+    rows = session.execute(select(
+        Listing.id, Listing.producer_id, Listing.material, Listing.estimated_kg, Listing.latitude, Listing.longitude,
+        Listing.available_from, Listing.available_until, Listing.created_at, Listing.predicted_confidence,
+        Producer.kind).join(Producer, Listing.producer_id == Producer.id).where(
         Listing.status.in_((ListingStatus.OPEN.value, ListingStatus.MATCHED.value)), Listing.material.in_(codes),
         Listing.latitude.between(partner.latitude - dlat, partner.latitude + dlat),
         Listing.longitude.between(partner.longitude - dlon, partner.longitude + dlon),
         Listing.available_until >= now)).all()
+    inputs = [ListingInput(listing_id=r.id, producer_id=r.producer_id, material=r.material, kg=r.estimated_kg,
+                           lat=r.latitude, lon=r.longitude, available_from=r.available_from.date(),
+                           available_until=r.available_until.date(), created_at=r.created_at,
+                           photo_confidence=r.predicted_confidence, producer_kind=ProducerKind(r.kind))
+              for r in rows]
+    pairs = listings_for_partner(offer, ListingIndex(inputs), not_before=now.date(), limit=PREFILTER) if inputs else []
     estimator = estimator or RuleAcceptance()
     config = ScoringConfig()
-    out = []
-    for listing in rows:
-        li = listing_input(listing)
-        result = check_pair(li, offer, not_before=now.date())
-        if result.candidate is None:
-            continue
-        p = float(estimator.p_accept(li, [result.candidate], now=now)[0])
-        net = round(p * result.candidate.gross_cents) - transport_cents(result.candidate.distance_km, config=config)
-        out.append(Opportunity(listing, result.candidate, p, net))
-    out.sort(key=lambda o: (-o.expected_net_cents, o.candidate.distance_km, o.listing.id))
-    metrics.record_matching(kind="partner", latency_s=time.perf_counter() - started, candidates=len(out))
-    return out[:limit]
+    scored = []
+    for li, c in pairs:
+        p = float(estimator.p_accept(li, [c], now=now)[0])
+        scored.append((round(p * c.gross_cents) - transport_cents(c.distance_km, config=config), c, p))
+    scored.sort(key=lambda x: (-x[0], x[1].distance_km, x[1].listing_id))
+    best = scored[:limit]
+    full = {x.id: x for x in session.scalars(select(Listing).where(Listing.id.in_([c.listing_id for _, c, _ in best])))}
+    metrics.record_matching(kind="partner", latency_s=time.perf_counter() - started, candidates=len(pairs))
+    return [Opportunity(full[c.listing_id], c, p, net) for net, c, p in best]
+
 
 
 def _this_week(session: Session, partner_id: int, today: date) -> dict[str, Decimal]:
