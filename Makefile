@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install install-dev system-deps lint typecheck fmt clean
+.PHONY: run test install install-dev system-deps lint typecheck fuzz fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ typecheck: install-dev
 
 test: system-deps lint typecheck
 	$(BIN)/pytest
+
+fuzz: install-dev
+	AYNI_FUZZ_EXAMPLES=200 $(BIN)/pytest tests/fuzz -q -o log_cli=true --log-cli-level=INFO
 
 fmt: install-dev
 	$(BIN)/ruff format src tests benchmarks

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from ayni.domain.materials import CLASSES
+from ayni.settings import Settings
 from ayni.vision.data import CROSS_FILED, RECYCLABLE, default_manifest_path
 
 MANIFEST = default_manifest_path()
@@ -23,9 +23,9 @@ def _rows() -> list[dict[str, str]]:
 
 
 def _data_dir() -> Path | None:
-    env = os.environ.get("AYNI_DATA_DIR")
-    candidates = ([Path(env)] if env else []) + [Path(__file__).resolve().parents[3] / "shared" / "data"]
-    return next((c for c in candidates if (c / "images" / "trashnet").is_dir()), None)
+    """The shared data dir from settings (AYNI_DATA_DIR), if it holds the images."""
+    data_dir = Settings().data_dir
+    return data_dir if (data_dir / "images" / "trashnet").is_dir() else None
 
 
 def test_manifest_has_the_expected_columns_and_labels() -> None:

@@ -2,11 +2,13 @@
 
 Everything here runs on simulated communities built from the real Peru data (no database): it is
 for demos, capacity planning and benchmarks. The services layer runs the same engine on real data.
+``interactions`` → ``train-ranker`` → ``evaluate`` are the DVC pipeline's ranker stages.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 Provincia = Annotated[str, typer.Option(help="Province (districts.csv `provincia`).")]
 Departamento = Annotated[str, typer.Option(help="Department (districts.csv `departamento`).")]
 Seed = Annotated[int, typer.Option(help="Random seed (the simulation is reproducible).")]
+Interactions = Annotated[Path, typer.Option(help="Interaction log CSV (`ayni matching interactions`).")]
+MODEL_FILE = "acceptance_model.json"  # AcceptanceModel.save: JSON tree arrays, no pickle
+META_FILE = "ranker.json"
 
 
 @app.command()
@@ -155,3 +160,85 @@ def _write(out: Path, partners: Sequence[PartnerOffer], listings: Sequence[Listi
             w.writerow([x.listing_id, x.producer_id, x.producer_kind, x.material, x.kg, f"{x.lat:.6f}",
                         f"{x.lon:.6f}", x.available_from, x.available_until, x.created_at.isoformat(),
                         x.photo_confidence])
+
+
+@app.command()
+def interactions(
+    provincia: Provincia = "LIMA",
+    departamento: Departamento = "LIMA",
+    producers: Annotated[int, typer.Option(min=1)] = 1200,
+    partners: Annotated[int, typer.Option(min=1)] = 60,
+    weeks: Annotated[int, typer.Option(min=2)] = 6,
+    seed: Seed = 0,
+    start: Annotated[str, typer.Option(help="First simulated Monday (YYYY-MM-DD); fixed so runs repeat.")]
+    = "2026-01-05",
+    out: Annotated[Path, typer.Option(help="Where to write the log (CSV).")] = Path("interactions.csv"),
+) -> None:
+    """Simulate WEEKS of offers and outcomes in a community and write the interaction log (one row per candidate)."""
+    from ayni.matching.behaviour import simulate_history
+    from ayni.matching.interactions import interactions_frame
+
+    districts = load_districts(get_settings().data_dir, provincia=provincia, departamento=departamento)
+    community = build_community(districts, n_producers=producers, n_partners=partners,
+                                start=date.fromisoformat(start), random_state=seed)
+    frame = interactions_frame(simulate_history(community, weeks=weeks, random_state=seed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    offered = frame[frame["offered"]]
+    typer.echo(f"{frame['listing_id'].nunique():,} listings, {len(frame):,} candidate rows, {len(offered):,} offers "
+               f"({offered['collected'].mean():.1%} accepted and collected) over {weeks} weeks → {out}")
+
+
+@app.command("train-ranker")
+def train_ranker(
+    interactions: Interactions,
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    seed: Seed = 0,
+    test_weeks: Annotated[int, typer.Option(min=1, help="Last weeks held out for `evaluate`.")] = 1,
+) -> None:
+    """Fit the acceptance model on all but the last TEST_WEEKS weeks; JSON model + drift reference."""
+    import pandas as pd
+
+    from ayni.matching.evaluation import training_set
+    from ayni.matching.interactions import events_from_frame
+    from ayni.matching.ranker import FEATURES, AcceptanceModel
+    from ayni.mlops.drift import build_reference
+
+    weeks = events_from_frame(pd.read_csv(interactions))
+    if len(weeks) <= test_weeks:
+        raise typer.BadParameter(f"the log has {len(weeks)} weeks; need more than --test-weeks {test_weeks}")
+    X, y, _ = training_set(weeks[:-test_weeks])
+    model = AcceptanceModel(random_state=seed).fit(X, y)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / MODEL_FILE)
+    build_reference(tabular=pd.DataFrame(X, columns=list(FEATURES))[["distance_km", "log_kg", "price_cents_per_kg"]],
+                    random_state=seed).save(out)
+    meta = {"model_file": MODEL_FILE, "features": list(FEATURES), "weeks": len(weeks), "test_weeks": test_weeks,
+            "n_train": len(y), "positive_rate": float(y.mean()), "params": model.get_params()}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"ranker: {len(y):,} offers from {len(weeks) - test_weeks} weeks ({y.mean():.1%} positive) → {out}")
+
+
+@app.command("evaluate")
+def evaluate_ranker(
+    model_dir: Annotated[Path, typer.Option(help="Directory written by `train-ranker`.")],
+    interactions: Interactions,
+    out: Annotated[Path, typer.Option(help="Write the metrics JSON here.")],
+) -> None:
+    """Score the ranker on the held-out last weeks of the log (ROC AUC, AP, log loss, Brier) vs the cold-start rule."""
+    import pandas as pd
+
+    from ayni.matching.evaluation import holdout_metrics
+    from ayni.matching.interactions import events_from_frame
+    from ayni.matching.ranker import AcceptanceModel
+
+    meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    model = AcceptanceModel.load(model_dir / MODEL_FILE)
+    weeks = events_from_frame(pd.read_csv(interactions))
+    metrics = holdout_metrics(model, weeks, first_test_week=len(weeks) - int(meta["test_weeks"]))
+    metrics = {**metrics, "roc_auc": metrics["model"]["roc_auc"], "n_train": meta["n_train"]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    m, r = metrics["model"], metrics["rule"]
+    typer.echo(f"ranker on {metrics['n_test']} held-out offers: ROC AUC {m['roc_auc']:.3f} (rule {r['roc_auc']:.3f}), "
+               f"Brier {m['brier']:.3f} (rule {r['brier']:.3f}) → {out}")

@@ -1,4 +1,5 @@
-"""``ayni`` MLOps commands: registry, register, promote, rollback, retrain, drift-report, validate, tiny-data.
+"""``ayni`` MLOps commands: registry, register, evaluate, promote, rollback, retrain, drift-report, validate,
+tiny-data, subsample-manifest.
 
 Each command is thin: it reads files or the database (through ``ayni.services``), calls ``ayni.mlops`` and
 prints what happened. The registry is MLflow on ``AYNI_VAR_DIR/mlflow`` unless ``MLFLOW_TRACKING_URI``
@@ -122,12 +123,13 @@ def register(model: ModelArg,
              data: Annotated[list[Path] | None, typer.Option(help="Inputs whose hash is the data version.")] = None,
              params: Annotated[list[Path] | None, typer.Option(help="Params YAML/JSON files to log.")] = None,
              alias: Annotated[str, typer.Option(help="Alias for the new version.")] = "challenger",
+             base: BaseOpt = None,
              out: Annotated[Path | None, typer.Option(help="Write the new version as JSON here.")] = None) -> None:
     """Log a model directory built by a pipeline stage as a run and register it (as the challenger)."""
     from ayni.mlops.data_version import hash_files
 
     settings = _settings()
-    _ensure_reference(settings, model, model_dir)
+    _ensure_reference(settings, model, model_dir, base)
     reg = _registry(settings)
     metrics, data, params = metrics or [], data or [model_dir], params or []
     run_id = reg.log_run(model_name=model, model_dir=model_dir, data_version=hash_files(data),
@@ -140,15 +142,42 @@ def register(model: ModelArg,
     typer.echo(f"registered {model} version {mv.version} as {alias} (run {run_id}, data {mv.data_version})")
 
 
-def _ensure_reference(settings: Settings, model: str, model_dir: Path) -> None:
+def _ensure_reference(settings: Settings, model: str, model_dir: Path, base: Path | None = None) -> None:
     """A model built by a pipeline stage gets its drift reference here when it has none."""
     from ayni.mlops.drift import REFERENCE_FILE
     from ayni.services.mlops_models import model_specs
 
-    spec = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir).get(model)
+    spec = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base).get(model)
     if (model_dir / REFERENCE_FILE).is_file() or spec is None or spec.reference is None:
         return
     spec.reference(model_dir, spec.base())
+
+
+@app.command("evaluate")
+@_friendly
+def evaluate_cmd(model: ModelArg,
+                 model_dir: Annotated[Path, typer.Option(help="A trained model directory.")],
+                 out: Annotated[Path, typer.Option(help="Write the metrics JSON here.")],
+                 base: BaseOpt = None) -> None:
+    """Score a model directory on the base data's test rows and run its behavioural checks (a pipeline stage).
+
+    The same ``Trainer.evaluate`` / ``checks`` the gate uses, so the stage's metrics are the gate's."""
+    from ayni.services.mlops_models import write_json
+
+    settings = _settings()
+    spec = _spec(settings, model, base, None)
+    frame = spec.base()
+    test = frame[frame["split"] == "test"].reset_index(drop=True)
+    if test.empty:
+        raise typer.BadParameter(f"the base data of {model} has no test rows")
+    trainer = spec.trainer()
+    metrics = trainer.evaluate(model_dir, test)
+    checks = trainer.checks(model_dir, test)
+    write_json(out, {"test": {**metrics, "n": len(test)},
+                     "checks": {c.name: {"passed": c.passed, "value": c.value} for c in checks}})
+    typer.echo(f"{model}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+               + f" on {len(test)} test rows; checks " + ", ".join(f"{c.name}: {'ok' if c.passed else 'FAILED'}"
+                                                          for c in checks) + f" → {out}")
 
 
 @app.command()
@@ -412,6 +441,27 @@ def tiny_data(out: Annotated[Path, typer.Option(help="Where to write the base CS
         feedback_out.parent.mkdir(parents=True, exist_ok=True)
         fb.to_csv(feedback_out, index=False)
         typer.echo(f"wrote {len(fb)} corrections to {feedback_out}")
+
+
+@app.command("subsample-manifest")
+@_friendly
+def subsample_manifest(manifest: Annotated[Path, typer.Argument(help="Split manifest (file, class, split, group).")],
+                       out: Annotated[Path, typer.Option(help="Where to write the subset.")],
+                       per_class: Annotated[int, typer.Option(min=0, help="Images per class per split (0 = all).")],
+                       seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+    """Keep at most N images per class in each split, whole near-duplicate groups first (the tiny profile)."""
+    import pandas as pd
+
+    from ayni.mlops.sampling import stratified_subsample
+
+    frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    subset = stratified_subsample(frame, n=per_class, strata=["split", "class"], key="sha256", cluster="group",
+                                  random_state=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subset.to_csv(out, index=False)
+    counts = subset.groupby("split").size().to_dict()
+    typer.echo(f"kept {len(subset)} of {len(frame)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) "
+               f"→ {out}")
 
 
 def _flat_metrics(paths: list[Path]) -> dict[str, float]:

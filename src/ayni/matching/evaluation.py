@@ -3,17 +3,20 @@
 ``training_set`` walks the log week by week: each week's rows get features from the history of the
 weeks *before* it, then the week's outcomes join the history (and the collaborative factors are
 refitted). The label is 1 when the partner accepted and the producer handed the waste over.
+``holdout_metrics`` scores a fitted model on the last weeks of a log, against the cold-start rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ayni.matching.history import InteractionHistory, ListingEvent, Outcome
 from ayni.matching.ranker import FEATURES, pair_features
+from ayni.matching.scoring import RuleAcceptance
 
 FloatArray = NDArray[np.float64]
 _AGE = FEATURES.index("listing_age_days")
@@ -61,3 +64,32 @@ def recall_at_k(ranked_relevant: NDArray[np.bool_], *, k: int) -> float:
     rel = np.asarray(ranked_relevant, dtype=bool)
     total = int(rel.sum())
     return float(rel[:k].sum()) / total if total else 0.0
+
+
+def _scores(y: NDArray[np.int64], p: FloatArray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+    both = len(np.unique(y)) == 2
+    return {"roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+            "average_precision": float(average_precision_score(y, p)) if both else float("nan"),
+            "log_loss": float(log_loss(y, p, labels=[0, 1])), "brier": float(brier_score_loss(y, p))}
+
+
+def holdout_metrics(model: Any, weeks: Sequence[Sequence[ListingEvent]], *, first_test_week: int,
+                    latent_rank: int = 8) -> dict[str, Any]:
+    """P(accept and collect) on every offer of weeks ``first_test_week…``: the model vs the cold-start rule.
+
+    ``model`` has ``predict_proba`` (an ``AcceptanceModel``); features come from the history of the weeks
+    before each offer, exactly as in training. ROC AUC is NaN when the held-out weeks have one class only."""
+    if not 0 < first_test_week < len(weeks):
+        raise ValueError(f"first_test_week must leave both training and test weeks (got {first_test_week} "
+                         f"of {len(weeks)} weeks)")
+    X, y, _ = training_set(weeks, latent_rank=latent_rank)
+    n_train = sum(len(e.offers) for w in weeks[:first_test_week] for e in w)
+    rule = RuleAcceptance()
+    p_rule = np.array([rule.p_accept(e.listing, e.candidates, now=o.decided_at)[o.position]
+                       for w in weeks[first_test_week:] for e in w for o in e.offers])
+    yt = y[n_train:]
+    p_model = model.predict_proba(X[n_train:])[:, 1]
+    return {"n_test": int(len(yt)), "positive_rate": float(yt.mean()) if len(yt) else float("nan"),
+            "model": _scores(yt, p_model), "rule": _scores(yt, p_rule)}
