@@ -296,3 +296,31 @@ def test_admin_disables_a_user_and_analyst_exports_csv_using_only_the_keyboard(
     csv = j.page.request.get(live_server.url + "/analyst/export.csv?by=material")
     assert csv.status == 200
     assert csv.text().splitlines()[0] == "material,kg,soles,collections,co2e_avoided_kg"
+
+
+def test_admin_model_page_and_analyst_forecast_chart_on_a_phone(
+    browser: Any, contexts: list[Any], live_server: LiveServer, axe: AxeLog, artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the registry is the local one under the test's var dir
+    live_server.set_classifier(None)
+    admin = seed_user(live_server.session_factory, Role.ADMIN)
+    contexts.append(_context(browser, "phone"))
+    j = Journey(contexts[-1].new_page(), live_server, axe, artifacts, "models")
+    _login(j, admin)
+    j.page.wait_for_url("**/admin")
+    j.page.get_by_role("link", name="Modelos: salud, promover, revertir").click()
+    j.page.wait_for_url("**/admin/models", timeout=60_000)  # MLflow creates its schema on the first visit
+    assert j.page.locator("[data-served]").inner_text().startswith("Sin modelo")
+    assert j.page.locator("[data-no-drift]").is_visible()
+    j.check("admin-models")
+
+    j.go("/analyst/forecast?q=chiclayo")
+    j.check("forecast-form")
+    if live_server.settings.data_dir.joinpath("peru", "waste_generation_district_year.csv").is_file():
+        j.page.get_by_label("Distrito", exact=True).select_option("140101")
+        j.page.get_by_label("Material", exact=True).select_option("PET")
+        j.page.get_by_label("Semanas a pronosticar").fill("12")
+        j.page.get_by_role("button", name="Ver pronóstico").click()
+        j.page.locator("[data-forecast] svg").wait_for(timeout=60_000)
+        assert j.page.locator("[data-forecast] tbody tr").count() == 12
+        j.check("forecast-chart")

@@ -2,10 +2,12 @@
 
 Mounted by ``ayni.cli`` as ``app.add_typer(forecast.app, name="forecast")``. Data is read from
 ``--data-dir`` or the settings' ``data_dir`` (``AYNI_DATA_DIR``) when a command runs, never at import.
+``train`` and ``evaluate`` are the DVC pipeline's forecaster stages (models as ``.npz``, no pickle).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date
 from pathlib import Path
@@ -18,11 +20,15 @@ from rich.table import Table
 from ayni.forecast import (
     backtest_annual,
     backtest_chiclayo,
+    chiclayo_forecaster,
+    fit_annual_model,
     forecast_district_material,
     load_chiclayo,
     load_composition,
     load_generation,
     load_material_map,
+    score_annual,
+    score_chiclayo,
 )
 from ayni.forecast.tetouan import SEED003_ANCHOR, load_tetouan, run_day_ahead, run_seed003_protocol
 from ayni.settings import get_settings
@@ -32,6 +38,7 @@ app = typer.Typer(help="Supply forecasting: Peru districts, Chiclayo daily, seed
 log = logging.getLogger(__name__)
 
 DataDir = Annotated[Path | None, typer.Option(help="Shared data folder (default: AYNI_DATA_DIR).")]
+ANNUAL_FILE, DAILY_FILE, META_FILE = "annual.npz", "chiclayo.npz", "forecaster.json"
 
 
 def _data(data_dir: Path | None) -> Path:
@@ -132,3 +139,56 @@ def tetouan(
     else:
         raise typer.BadParameter("part must be 'protocol' or 'day-ahead'")
     _show(table)
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    test_year: Annotated[int, typer.Option(help="Annual model: fitted on the years before this one.")] = 2023,
+    horizon: Annotated[int, typer.Option(min=1, help="Chiclayo daily model: days ahead.")] = 7,
+    first_origin: Annotated[str, typer.Option(help="Chiclayo: fitted on the days before this date.")]
+    = "2024-03-01",
+    data_dir: DataDir = None,
+) -> None:
+    """Fit the annual district model (years < TEST_YEAR) and Chiclayo's daily model (days < FIRST_ORIGIN)."""
+    peru = _data(data_dir) / "peru"
+    gen = load_generation(peru / "waste_generation_district_year.csv")
+    annual = fit_annual_model(gen[gen["year"] < test_year])
+    series = load_chiclayo(peru / "chiclayo_collection_daily.csv")
+    daily = chiclayo_forecaster(horizon=horizon).fit(series[series.index < first_origin])
+    out.mkdir(parents=True, exist_ok=True)
+    annual.save(out / ANNUAL_FILE)
+    daily.save(out / DAILY_FILE)
+    meta = {"test_year": test_year, "horizon": horizon, "first_origin": first_origin,
+            "annual": {"chosen": annual.chosen_, "cv_scores": annual.cv_scores_},
+            "chiclayo": {"chosen": daily.chosen_, "cv_scores": daily.cv_scores_, "n_train": daily.n_train_}}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8")
+    typer.echo(f"annual: {annual.chosen_} (years < {test_year}); Chiclayo {horizon}-day: {daily.chosen_} "
+               f"({daily.n_train_} days) → {out}")
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Path, typer.Option(help="Directory written by `ayni forecast train`.")],
+    out: Annotated[Path, typer.Option(help="Write the metrics JSON here.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Score the saved models, without refitting: annual MAPE on the test year, Chiclayo MASE after the origin."""
+    from ayni.forecast import TabularForecaster, ZoneForecaster
+
+    meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    peru = _data(data_dir) / "peru"
+    annual = score_annual(TabularForecaster.load(model_dir / ANNUAL_FILE),
+                          load_generation(peru / "waste_generation_district_year.csv"), test_year=meta["test_year"])
+    daily = score_chiclayo(ZoneForecaster.load(model_dir / DAILY_FILE),
+                           load_chiclayo(peru / "chiclayo_collection_daily.csv"), first_origin=meta["first_origin"])
+    d = daily.summary()
+    metrics = {"mase": d["mase"], "mape": annual.summary["model"]["mape"],
+               "annual": {"test_year": meta["test_year"], "chosen": annual.chosen, "districts": len(annual.table),
+                          **annual.summary},
+               "chiclayo": {"horizon": meta["horizon"], "first_origin": meta["first_origin"], **d}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"annual {meta['test_year']}: MAPE {metrics['mape']:.2f} % "
+               f"(last value {annual.summary['last_value']['mape']:.2f} %); Chiclayo {meta['horizon']}-day: "
+               f"MASE {d['mase']:.3f} (seasonal naive {d['naive_mase']:.3f}) → {out}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,7 +65,8 @@ def _settings() -> Settings:
 
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=False)
-    return settings
+    # absolute, because base tables hold absolute photo paths (AYNI_DATA_DIR may be relative, as in dvc.yaml)
+    return settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
 
 
 def _registry(settings: Settings) -> ModelRegistry:
@@ -129,12 +131,13 @@ def register(model: ModelArg,
     from ayni.mlops.data_version import hash_files
 
     settings = _settings()
-    _ensure_reference(settings, model, model_dir, base)
     reg = _registry(settings)
     metrics, data, params = metrics or [], data or [model_dir], params or []
-    run_id = reg.log_run(model_name=model, model_dir=model_dir, data_version=hash_files(data),
-                         params=_flat_params(params), metrics=_flat_metrics(metrics),
-                         plots=_plots(model_dir), artifacts=[p for p in metrics if p.is_file()])
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = _with_reference(settings, model, model_dir, base, Path(tmp) / "model")
+        run_id = reg.log_run(model_name=model, model_dir=staged, data_version=hash_files(data),
+                             params=_flat_params(params), metrics=_flat_metrics(metrics),
+                             plots=_plots(model_dir), artifacts=[p for p in metrics if p.is_file()])
     mv = reg.register(model_name=model, run_id=run_id, alias=alias or None)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,15 +145,20 @@ def register(model: ModelArg,
     typer.echo(f"registered {model} version {mv.version} as {alias} (run {run_id}, data {mv.data_version})")
 
 
-def _ensure_reference(settings: Settings, model: str, model_dir: Path, base: Path | None = None) -> None:
-    """A model built by a pipeline stage gets its drift reference here when it has none."""
+def _with_reference(settings: Settings, model: str, model_dir: Path, base: Path | None, staging: Path) -> Path:
+    """A model built by a pipeline stage gets its drift reference when it has none: in a copy at ``staging``,
+    so that the stage's output (a DVC-tracked directory) is never changed by registering it."""
+    import shutil
+
     from ayni.mlops.drift import REFERENCE_FILE
     from ayni.services.mlops_models import model_specs
 
     spec = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base).get(model)
     if (model_dir / REFERENCE_FILE).is_file() or spec is None or spec.reference is None:
-        return
-    spec.reference(model_dir, spec.base())
+        return model_dir
+    shutil.copytree(model_dir, staging)
+    spec.reference(staging, spec.base())
+    return staging
 
 
 @app.command("evaluate")

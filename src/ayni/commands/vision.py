@@ -62,6 +62,7 @@ def train(mode: Annotated[str, typer.Option(help="fast (frozen backbone + linear
           freeze_blocks: Annotated[int | None, typer.Option(help="Full mode: freeze the first N blocks.")] = None,
           time_budget_min: Annotated[float | None, typer.Option(help="Full mode: stop after this long.")] = None,
           device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+          hflip: Annotated[bool, typer.Option(help="Fast mode: also train on mirrored photos.")] = True,
           int8: Annotated[bool, typer.Option(help="Ship int8 if val accuracy holds within 0.5 pt.")] = True,
           threads: Annotated[int | None, typer.Option(help="PyTorch CPU threads.")] = None) -> None:
     """Train the classifier, calibrate it on val, export ONNX + metadata to OUT."""
@@ -77,7 +78,8 @@ def train(mode: Annotated[str, typer.Option(help="fast (frozen backbone + linear
     settings = get_settings()
     cfg = default_train_config(settings.data_dir, _cache_dir(), mode=mode, random_state=seed, epochs=epochs,
                                batch_size=batch_size, lr=lr, freeze_blocks=freeze_blocks,
-                               time_budget_min=time_budget_min, device=device)
+                               time_budget_min=time_budget_min, device=device,
+                               hflip_augment=hflip)
     out_dir = out or settings.var_dir / "vision" / f"model-{mode}"
     meta = run_train(cfg, _manifest(manifest), out_dir, int8=int8)
     test = meta.metrics["test"]

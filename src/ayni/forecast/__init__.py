@@ -31,6 +31,8 @@ from ayni.forecast.peru import (
     load_generation,
     load_material_map,
     peru_holidays,
+    score_annual,
+    score_chiclayo,
 )
 from ayni.forecast.plot import forecast_png
 from ayni.forecast.tabular import TabularForecaster
@@ -70,6 +72,8 @@ __all__ = [
     "rolling_origin_backtest",
     "run_day_ahead",
     "run_seed003_protocol",
+    "score_annual",
+    "score_chiclayo",
     "seasonal_naive",
     "shifted_input_study",
     "weather_shifts",

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ayni.domain.materials import MATERIALS
 from ayni.errors import InvalidInput, NotFound
-from ayni.forecast.backtest import BacktestResult, coverage, mape, mdape, rolling_origin_backtest
+from ayni.forecast.backtest import BacktestResult, coverage, mape, mdape, naive_scale, rolling_origin_backtest
 from ayni.forecast.models import ZoneForecaster
 from ayni.forecast.tabular import TabularForecaster
 
@@ -141,6 +141,12 @@ def backtest_annual(generation: pd.DataFrame, *, test_year: int = 2023, use_futu
     """Forecast ``test_year`` per district from earlier years only; compare with last value and trend."""
     history = generation[generation["year"] < test_year]
     model = fit_annual_model(history, use_future_population=use_future_population, random_state=random_state)
+    return score_annual(model, generation, test_year=test_year, use_future_population=use_future_population)
+
+
+def score_annual(model: TabularForecaster, generation: pd.DataFrame, *, test_year: int,
+                 use_future_population: bool = False) -> AnnualBacktest:
+    """Score a fitted annual model on ``test_year`` (it must have been fitted on earlier years only)."""
     panel = annual_panel(generation, target_years=[test_year], use_future_population=use_future_population)
     panel = panel[np.isfinite(panel["target"])]
     X = panel.drop(columns=_NOT_FEATURES)
@@ -271,6 +277,22 @@ def chiclayo_forecaster(*, horizon: int, random_state: int = 0) -> ZoneForecaste
     return ZoneForecaster(horizon=horizon, seasons=(7,), windows=(7, 28), level_window=28,
                           profile_periods=(4,), holidays=peru_holidays(range(2022, 2027)),
                           annual_features=False, n_splits=3, random_state=random_state)
+
+
+def score_chiclayo(model: ZoneForecaster, series: pd.Series, *, first_origin: str = "2024-03-01",
+                   naive_season: int = 7) -> BacktestResult:
+    """A model fitted on ``series`` before ``first_origin``, scored without refitting on every later origin."""
+    values = series.to_numpy(dtype=np.float64)
+    index = pd.DatetimeIndex(series.index)
+    first = int(index.searchsorted(pd.Timestamp(first_origin)))
+    if model.n_train_ > first:
+        raise InvalidInput(f"the model saw {model.n_train_} days, past the first origin {first_origin}")
+    out = model.predict_origins(values, index, np.arange(first, len(values) - model.horizon + 1))
+    out["truth"] = values[out["position"].to_numpy()]
+    k = out["step"].to_numpy() - 1
+    back = out["position"].to_numpy() - naive_season * ((k + naive_season) // naive_season)
+    out["naive"] = np.where(back >= 0, values[np.clip(back, 0, None)], np.nan)
+    return BacktestResult(out, naive_scale(values[:first], season=naive_season), [model.chosen_])
 
 
 def backtest_chiclayo(series: pd.Series, *, horizon: int, first_origin: str = "2024-03-01",

@@ -60,7 +60,8 @@ def _rows(e: ListingEvent) -> list[dict[str, Any]]:
 
 def interactions_frame(weeks: Sequence[Sequence[ListingEvent]]) -> pd.DataFrame:
     """The log of ``weeks`` (as ``simulate_history`` returns them) as one table with ``COLUMNS``."""
-    return pd.DataFrame([r for events in weeks for e in events for r in _rows(e)], columns=list(COLUMNS))
+    frame = pd.DataFrame([r for events in weeks for e in events for r in _rows(e)], columns=list(COLUMNS))
+    return frame.astype({"position": "Int64", "paid_cents": "Int64"})
 
 
 def _listing(r: Any) -> ListingInput:
@@ -92,7 +93,7 @@ def events_from_frame(frame: pd.DataFrame) -> list[list[ListingEvent]]:
     n_weeks = int(frame["week"].max()) + 1 if len(frame) else 0
     weeks: list[list[ListingEvent]] = [[] for _ in range(n_weeks)]
     for _, rows in frame.groupby(["week", "listing_id"], sort=False):
-        recs = list(rows.itertuples(index=False))
+        recs: list[Any] = list(rows.itertuples(index=False))
         offers = sorted(((int(float(r.position)), Offer(i, datetime.fromisoformat(str(r.decided_at)),
                                                         _flag(r.accepted), _flag(r.collected)))
                          for i, r in enumerate(recs) if _flag(r.offered)), key=lambda t: t[0])

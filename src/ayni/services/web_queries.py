@@ -1,8 +1,8 @@
 """Read-only queries the web pages need and no other service answers yet.
 
 A producer's income history and the matches of its listing, a partner's requests, accepted pickups and
-route for a day, the analyst's totals (kg, soles, CO2e), district names and a database ping. Nothing here
-writes; state changes go through ``listings`` and ``matches``.
+route for a day, the analyst's totals (kg, soles, CO2e), the classifier's accuracy on feedback, district
+names and a database ping. Nothing here writes; state changes go through ``listings`` and ``matches``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ayni.domain.geo import Point, haversine_km
 from ayni.domain.lifecycle import MatchStatus, Role
+from ayni.domain.materials import MATERIALS
 from ayni.domain.money import value_cents
 from ayni.errors import InvalidInput
 from ayni.matching.impact import EmissionFactors, co2e_avoided, load_emission_factors
@@ -27,7 +28,7 @@ from ayni.services._common import require_role
 from ayni.services.listings import get_listing
 from ayni.services.matching import route as plan_day
 from ayni.services.profiles import my_partner, my_producer
-from ayni.storage.tables import District, Listing, Match, Partner, User
+from ayni.storage.tables import District, Feedback, Listing, Match, Partner, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,51 @@ def collected_totals(session: Session, user: User, *, by: str, factors: Emission
         acc[key].add(match)
     rows = [TotalRow(key=k, kg=v.kg, cents=v.cents, collections=v.n, co2e_kg=v.co2e) for k, v in acc.items()]
     return sorted(rows, key=lambda r: r.key) if by == "month" else sorted(rows, key=lambda r: -r.kg)
+
+
+@dataclass(frozen=True, slots=True)
+class AccuracyRow:
+    model_version: str | None  # as the listing recorded it; None for predictions without a version
+    predicted: int  # listings published with a prediction
+    corrected: int  # of those, listings whose producer corrected the class (``classification_correction``)
+
+    @property
+    def accuracy(self) -> float:
+        return (self.predicted - self.corrected) / self.predicted if self.predicted else 0.0
+
+
+def _class_of(code: str | None) -> str | None:
+    material = MATERIALS.get(code or "")
+    return material.class_code if material is not None else code
+
+
+def feedback_accuracy(session: Session, user: User) -> list[AccuracyRow]:
+    """The classifier's accuracy on feedback, by model version: the share of listings published with a
+    prediction that no ``classification_correction`` moved to another class. A correction to a more precise
+    material of the same class (``plastic`` → ``PET``) is a refinement, not an error; when a listing was
+    corrected several times its last correction counts. Newest versions (by listing) first."""
+    require_role(user, Role.ADMIN)
+    predicted = session.execute(
+        select(Listing.model_version, func.count(Listing.id), func.max(Listing.id))
+        .where(Listing.predicted_material.is_not(None))
+        .group_by(Listing.model_version)
+    ).all()
+    last: dict[int, tuple[str | None, str | None, str | None]] = {}
+    rows = session.execute(
+        select(Feedback.listing_id, Listing.model_version, Feedback.predicted_material, Feedback.corrected_material)
+        .join(Listing, Feedback.listing_id == Listing.id)
+        .where(Feedback.kind == "classification_correction", Listing.predicted_material.is_not(None))
+        .order_by(Feedback.id)
+    )
+    for listing_id, version, before, after in rows:
+        if listing_id is not None:
+            last[listing_id] = (version, before, after)
+    wrong: dict[str | None, int] = defaultdict(int)
+    for version, before, after in last.values():
+        if _class_of(before) != _class_of(after):
+            wrong[version] += 1
+    ordered = sorted(predicted, key=lambda r: -int(r[2]))
+    return [AccuracyRow(version, int(n), wrong[version]) for version, n, _ in ordered]
 
 
 def district_names(session: Session, ubigeos: Sequence[str]) -> dict[str, str]:

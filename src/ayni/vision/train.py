@@ -42,6 +42,7 @@ class TrainConfig:
     c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
     recyclable_weight: float = 1.0
     target_precision: float = 0.98
+    hflip_augment: bool = True  # fast mode: add mirrored copies of the train photos
     params: PreprocessParams = field(default_factory=PreprocessParams)
     # full mode
     epochs: int = 6
@@ -136,12 +137,19 @@ def train_fast(records: Sequence[ImageRecord], cfg: TrainConfig) -> TrainResult:
         emb[split] = cached_embeddings(backbone, cfg.data_dir, [r.path for r in recs], params=cfg.params,
                                        cache_dir=cfg.cache_dir, description=f"embed {split}")
     ys = {s: _y(split_records(records, s)) for s in ("train", "val", "test")}
-    head, grid = fit_head(emb["train"], ys["train"], emb["val"], ys["val"], cfg=cfg)
+    x_train, y_train = emb["train"], ys["train"]
+    if cfg.hflip_augment:
+        flipped = cached_embeddings(backbone, cfg.data_dir, [r.path for r in split_records(records, "train")],
+                                    params=cfg.params, cache_dir=cfg.cache_dir, hflip=True,
+                                    description="embed train (mirrored)")
+        x_train, y_train = np.concatenate([x_train, flipped]), np.concatenate([y_train, y_train])
+    head, grid = fit_head(x_train, y_train, emb["val"], ys["val"], cfg=cfg)
     temperature, threshold, metrics = calibrate_and_score(
         head.decision_function(emb["val"]), ys["val"], head.decision_function(emb["test"]), ys["test"],
         target_precision=cfg.target_precision)
     metrics["c_grid_val_macro_f1"] = grid
     metrics["C"] = head.C
+    metrics["hflip_augment"] = cfg.hflip_augment
     model = attach_head(backbone, head)
     return TrainResult(model.eval(), temperature, threshold, metrics, "fast")
 

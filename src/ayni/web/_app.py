@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ayni.errors import NotFound
 from ayni.web._locale import load_catalogues
 from ayni.web._render import SECURITY_HEADERS, error_page, make_environment
-from ayni.web.routes import account, partner, producer, staff
+from ayni.web.routes import account, forecast, models, partner, producer, staff
 
 HERE = Path(__file__).parent
 API_PREFIXES = ("/v1", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics", "/static")
@@ -49,7 +49,7 @@ def mount(app: FastAPI) -> None:
     """Serve the web app from ``app``: pages at ``/``, assets under ``/static``."""
     app.state.web_templates = make_environment(str(HERE / "templates"))
     app.state.web_catalogues = load_catalogues()
-    for module in (account, producer, partner, staff):
+    for module in (account, producer, partner, staff, models, forecast):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     api_handler = app.exception_handlers.get(StarletteHTTPException)

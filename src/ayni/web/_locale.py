@@ -89,6 +89,13 @@ class Locale:
         weekday = self.t(f"weekday.{value.weekday()}")
         return self.t("fmt.date", weekday=weekday, day=value.day, month=month, year=value.year)
 
+    def moment(self, value: datetime | None) -> str:
+        """A date with the time of day in Lima (``lun 23 nov 2026, 14:05``)."""
+        if value is None:
+            return "—"
+        local = value.astimezone(LIMA)
+        return self.t("fmt.moment", day=self.day(local), time=local.strftime("%H:%M"))
+
     def days(self, codes: str) -> str:
         """``"mon,wed"`` as the catalogue's short day names, comma-separated."""
         return ", ".join(self.t(f"day.{c}") for c in codes.split(",") if c)
