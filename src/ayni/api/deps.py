@@ -15,6 +15,7 @@ from ayni.services import auth
 from ayni.services.matching import PartnerCatalog
 from ayni.services.throttle import LoginThrottle
 from ayni.settings import Settings
+from ayni.storage.engine import transaction
 from ayni.storage.tables import User
 from ayni.vision import Classifier
 
@@ -29,9 +30,11 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_session(factory: Annotated[sessionmaker[Session], Depends(get_session_factory)]) -> Iterator[Session]:
-    """One transaction per request, committed before the response is sent, rolled back on any error."""
-    with factory() as session, session.begin():
+def get_session(request: Request,
+                factory: Annotated[sessionmaker[Session], Depends(get_session_factory)]) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent, rolled back on any error.
+    GET and HEAD requests read only, so on SQLite they do not queue behind writers."""
+    with transaction(factory, read_only=request.method in ("GET", "HEAD")) as session:
         yield session
 
 

@@ -42,9 +42,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_ONLY = "ayni_read_only"
+
+
 def _sqlite_begin_immediate(conn: Any) -> None:
     # BEGIN IMMEDIATE serialises writers: a read-then-write transaction can never lose an update.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction marked read-only (GET requests) takes a plain BEGIN and reads alongside the writer (WAL).
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -52,7 +57,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any error."""
+def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on any error. ``read_only`` lets
+    SQLite run it beside a writer instead of waiting for the write lock (it must not write)."""
     with factory() as session, session.begin():
+        if read_only:
+            session.connection(execution_options={READ_ONLY: True})
         yield session
