@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ayni.domain.lifecycle import Role
 from ayni.errors import NotAuthenticated, PermissionDenied
 from ayni.matching.impact import EmissionFactors, load_emission_factors
-from ayni.services import auth
+from ayni.services import app_state, auth
 from ayni.services.matching import PartnerCatalog
 from ayni.services.throttle import LoginThrottle
 from ayni.settings import Settings
@@ -82,11 +82,7 @@ ClassifierDep = Annotated[Classifier | None, Depends(get_classifier)]
 
 
 def get_partner_catalog(request: Request) -> PartnerCatalog:
-    state = request.app.state
-    catalog = getattr(state, "partner_catalog", None)
-    if catalog is None:
-        catalog = state.partner_catalog = PartnerCatalog()
-    return catalog
+    return app_state.partner_catalog(request.app.state)
 
 
 CatalogDep = Annotated[PartnerCatalog, Depends(get_partner_catalog)]
@@ -106,11 +102,7 @@ FactorsDep = Annotated[EmissionFactors | None, Depends(get_emission_factors)]
 
 
 def get_login_throttle(request: Request) -> LoginThrottle:
-    state = request.app.state
-    throttle = getattr(state, "login_throttle", None)
-    if throttle is None:
-        throttle = state.login_throttle = LoginThrottle()
-    return throttle
+    return app_state.login_throttle(request.app.state)
 
 
 ThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]

@@ -22,18 +22,14 @@ from typing import Any
 from fastapi import Request
 
 from ayni.observability import metrics
+from ayni.services import app_state
 from ayni.services.model_jobs import ModelOps
 
 log = logging.getLogger("ayni.web")
 
 
 def model_ops(request: Request) -> ModelOps:
-    """``app.state.model_ops``, shared with the API (``ayni.api.routes.models._ops`` does the same)."""
-    state = request.app.state
-    ops = getattr(state, "model_ops", None)
-    if ops is None:
-        ops = state.model_ops = ModelOps(state.settings, state.session_factory, getattr(state, "champion_watcher", None))
-    return ops
+    return app_state.model_ops(request.app.state)
 
 
 @dataclass(frozen=True, slots=True)

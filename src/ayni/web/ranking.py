@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -36,12 +36,6 @@ class RankedPartner:
     reasons: tuple[str, ...]  # the matcher's reason codes; the catalogue words them as ``why.<code>``
 
 
-def partner_catalog(state: Any) -> PartnerCatalog:
-    """The process-wide partner index (shared with the API through ``app.state``)."""
-    catalog = getattr(state, "partner_catalog", None)
-    if catalog is None:
-        catalog = state.partner_catalog = PartnerCatalog()
-    return catalog
 
 
 def rank_partners(

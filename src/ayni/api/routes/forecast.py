@@ -6,17 +6,14 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ayni.api.deps import CurrentUser
 from ayni.api.schemas.forecast import ForecastPublic, WeeklySupplyPublic
+from ayni.services import app_state
 from ayni.services.forecasting import DEFAULT_CAPTURE_RATE, SupplyForecaster
 
 router = APIRouter(tags=["forecast"])
 
 
 def get_forecaster(request: Request) -> SupplyForecaster:
-    state = request.app.state
-    forecaster = getattr(state, "supply_forecaster", None)
-    if forecaster is None:
-        forecaster = state.supply_forecaster = SupplyForecaster(state.settings.data_dir)
-    return forecaster
+    return app_state.supply_forecaster(request.app.state)
 
 
 @router.get("/forecast")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from ayni.api.deps import AdminUser, SessionDep
+from ayni.services import app_state
 from ayni.services.model_jobs import Job, ModelOps
 
 router = APIRouter(prefix="/admin/models", tags=["admin"])
@@ -33,11 +34,7 @@ class JobPublic(BaseModel):
 
 
 def _ops(request: Request) -> ModelOps:
-    state = request.app.state
-    ops = getattr(state, "model_ops", None)
-    if ops is None:
-        ops = state.model_ops = ModelOps(state.settings, state.session_factory, getattr(state, "champion_watcher", None))
-    return ops
+    return app_state.model_ops(request.app.state)
 
 
 def _job(job: Job) -> JobPublic:

@@ -13,14 +13,13 @@ from ayni.domain.lifecycle import PartnerKind, ProducerKind, Role
 from ayni.domain.materials import CLASSES, sellable
 from ayni.errors import AyniError, InvalidInput, NotAuthenticated, TooManyRequests
 from ayni.services import auth, profiles, reference
+from ayni.services.app_state import login_throttle, partner_catalog
 from ayni.services.profiles import WEEKDAYS, MaterialOffer
-from ayni.services.throttle import LoginThrottle
 from ayni.settings import Settings
 from ayni.web import _forms as f
 from ayni.web._csrf import checked_form
 from ayni.web._locale import LANG_COOKIE, LOCALES
 from ayni.web._render import Db, MaybeUser, WebRoute, error_key, locale_of, redirect, render, safe_next
-from ayni.web.ranking import partner_catalog
 
 if TYPE_CHECKING:  # annotations only: pages reach storage through the services
     from ayni.storage.tables import User
@@ -31,12 +30,6 @@ HOME = {"producer": "/producer", "partner": "/partner", "admin": "/admin", "anal
 OFFER_MATERIALS = tuple(c for c in CLASSES if sellable(c))
 
 
-def login_throttle(state: Any) -> LoginThrottle:
-    """The back-off on failed log-ins, shared with the API's ``/v1/auth/login`` through ``app.state``."""
-    throttle = getattr(state, "login_throttle", None)
-    if throttle is None:
-        throttle = state.login_throttle = LoginThrottle()
-    return throttle
 
 
 def _settings(request: Request) -> Settings:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from ayni.domain.lifecycle import Role
 from ayni.domain.materials import CLASSES, MATERIALS, sellable
 from ayni.errors import InvalidInput, NotFound
-from ayni.services import web_queries
+from ayni.services import app_state, web_queries
 from ayni.services._common import require_role
 from ayni.services.forecasting import DEFAULT_CAPTURE_RATE, SupplyForecaster
 from ayni.web import _forms as f
@@ -41,12 +41,7 @@ UBIGEO = re.compile(r"^\d{6}$")
 
 
 def forecaster_of(request: Request) -> SupplyForecaster:
-    """``app.state.supply_forecaster``, shared with ``/v1/forecast`` (``api.routes.forecast.get_forecaster``)."""
-    state = request.app.state
-    forecaster = getattr(state, "supply_forecaster", None)
-    if forecaster is None:
-        forecaster = state.supply_forecaster = SupplyForecaster(state.settings.data_dir)
-    return forecaster
+    return app_state.supply_forecaster(request.app.state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,14 @@ from ayni.domain.materials import CLASSES, MATERIALS, get_material, sellable
 from ayni.errors import AyniError, InvalidInput, ModelUnavailable, NotFound
 from ayni.services import listings, matches, media, profiles, web_queries
 from ayni.services._common import require_role
+from ayni.services.app_state import partner_catalog
 from ayni.settings import Settings
 from ayni.web import _drafts
 from ayni.web import _forms as f
 from ayni.web._charts import bars
 from ayni.web._csrf import checked_form
 from ayni.web._render import Db, WebRoute, WebUser, emission_factors_of, locale_of, redirect, render
-from ayni.web.ranking import partner_catalog, rank_partners
+from ayni.web.ranking import rank_partners
 
 log = logging.getLogger("ayni.web")
 router = APIRouter(prefix="/producer", route_class=WebRoute, include_in_schema=False)
