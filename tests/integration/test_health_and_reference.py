@@ -46,3 +46,11 @@ def test_openapi_lists_every_route(client: TestClient) -> None:
         "/readyz",
     ):
         assert expected in paths
+
+
+def test_every_response_has_a_request_id_and_security_headers(client: TestClient) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
+    made = client.get("/v1/districts/999999")  # errors too
+    assert made.status_code == 404 and len(made.headers["x-request-id"]) == 16
+    assert made.headers["x-content-type-options"] == "nosniff" and made.headers["x-frame-options"] == "DENY"

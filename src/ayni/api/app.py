@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ayni import __version__
 from ayni.api import errors
@@ -77,31 +78,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine.dispose()
 
 
-async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-    token = request_id.set(rid)
-    start = time.perf_counter()
-    try:
-        response = await call_next(request)
-    finally:
-        request_id.reset(token)
-    response.headers["X-Request-ID"] = rid
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    log.info(
-        "%s %s %s",
-        request.method,
-        request.url.path,
-        response.status_code,
-        extra={
-            "method": request.method,
-            "path": request.url.path,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-        },
-    )
-    return response
+class RequestContext:
+    """Pure ASGI middleware: a request id (taken from ``X-Request-ID`` or made), security headers, and one
+    structured log line per request with its status and duration."""
+
+    HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+               (b"x-frame-options", b"DENY"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
+        rid = given or uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            path = scope.get("path", "")
+            log.info("%s %s %s", scope.get("method"), path, status,
+                     extra={"method": scope.get("method"), "path": path, "status": status,
+                            "duration_ms": round((time.perf_counter() - start) * 1000, 2)})
+            request_id.reset(token)
 
 
 def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
@@ -116,7 +131,7 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     for key, value in state.items():
         setattr(app.state, key, value)
     errors.install(app)
-    app.middleware("http")(_request_context)
+    app.add_middleware(RequestContext)
     v1 = APIRouter(prefix="/v1")
     for module in (auth, producers, partners, matching, listings, matches, classify, forecast, reference, admin, models):
         v1.include_router(module.router)
