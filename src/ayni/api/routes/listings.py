@@ -16,11 +16,20 @@ router = APIRouter(prefix="/listings", tags=["listings"])
 
 
 def to_public(session: Session, user: User, listing: Listing) -> ListingPublic:
-    out = ListingPublic.model_validate(listing)
-    out.has_photo = listing.photo_path is not None
-    if matches.contact_visible(session, user, listing):
-        p = listing.producer
-        out.producer_contact = Contact(name=p.name, email=p.user.email, phone=p.user.phone, address=p.address)
+    return to_public_many(session, user, [listing])[0]
+
+
+def to_public_many(session: Session, user: User, items: list[Listing]) -> list[ListingPublic]:
+    """API shapes for ``items``; producer contact only where ``user`` may see it (one query for the page)."""
+    visible = matches.contacts_visible(session, user, items)
+    out = []
+    for listing in items:
+        public = ListingPublic.model_validate(listing)
+        public.has_photo = listing.photo_path is not None
+        if listing.id in visible:
+            p = listing.producer
+            public.producer_contact = Contact(name=p.name, email=p.user.email, phone=p.user.phone, address=p.address)
+        out.append(public)
     return out
 
 
@@ -55,7 +64,7 @@ def list_listings(
         session, user, status=status, material=material, ubigeo=ubigeo, limit=limit, offset=offset
     )
     return Page[ListingPublic](
-        items=[to_public(session, user, x) for x in page.items], total=page.total, limit=page.limit, offset=page.offset
+        items=to_public_many(session, user, page.items), total=page.total, limit=page.limit, offset=page.offset
     )
 
 

@@ -5,7 +5,7 @@ from datetime import date
 from fastapi import APIRouter, Query
 
 from ayni.api.deps import AdminUser, CatalogDep, CurrentUser, FactorsDep, SessionDep
-from ayni.api.routes.listings import to_public
+from ayni.api.routes.listings import to_public_many
 from ayni.api.schemas.matching import (
     AllocationMethod,
     AllocationPublic,
@@ -45,10 +45,12 @@ def ranked_partners(listing_id: int, user: CurrentUser, session: SessionDep, cat
 def my_opportunities(user: CurrentUser, session: SessionDep,
                      limit: int = Query(50, ge=1, le=200)) -> list[OpportunityPublic]:
     """Open listings this partner can take, best expected value first (no producer contact yet)."""
-    return [OpportunityPublic(listing=to_public(session, user, o.listing), distance_km=round(o.candidate.distance_km, 2),
+    found = matching.opportunities(session, user, limit=limit)
+    shapes = to_public_many(session, user, [o.listing for o in found])
+    return [OpportunityPublic(listing=shape, distance_km=round(o.candidate.distance_km, 2),
                               price_cents_per_kg=o.candidate.price_cents_per_kg, pickup_date=o.candidate.pickup_date,
                               p_accept=round(o.p_accept, 3), expected_net_cents=o.expected_net_cents)
-            for o in matching.opportunities(session, user, limit=limit)]
+            for o, shape in zip(found, shapes, strict=True)]
 
 
 @router.post("/allocations")
