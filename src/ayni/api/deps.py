@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ayni.domain.lifecycle import Role
 from ayni.errors import NotAuthenticated, PermissionDenied
-from ayni.matching.impact import EmissionFactors, load_emission_factors
+from ayni.matching.impact import EmissionFactors
 from ayni.services import app_state, auth
-from ayni.services.matching import PartnerCatalog
+from ayni.services.matching import PartnerCatalog, emission_factors
 from ayni.services.throttle import LoginThrottle
 from ayni.settings import Settings
 from ayni.storage.engine import transaction
@@ -90,12 +90,7 @@ CatalogDep = Annotated[PartnerCatalog, Depends(get_partner_catalog)]
 
 def get_emission_factors(request: Request) -> EmissionFactors | None:
     """WARM v15 factors from the data directory, read once; ``None`` when the data is not there."""
-    state = request.app.state
-    if not hasattr(state, "emission_factors"):
-        path = state.settings.data_dir / "peru" / "emission_factors_warm_v15.csv"
-        state.emission_factors = load_emission_factors(path) if path.is_file() else None
-    factors: EmissionFactors | None = state.emission_factors
-    return factors
+    return emission_factors(request.app.state.settings.data_dir)
 
 
 FactorsDep = Annotated[EmissionFactors | None, Depends(get_emission_factors)]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,11 +15,12 @@ from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_match_
 from ayni.domain.materials import accepts
 from ayni.domain.money import to_kg, value_cents
 from ayni.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ayni.matching.impact import EmissionFactors, co2e_avoided, load_emission_factors
+from ayni.matching.impact import co2e_avoided
 from ayni.observability import metrics
 from ayni.observability._families import MatchEvent
 from ayni.services._common import Page, audit, paginate
 from ayni.services.listings import ACTIVE_MATCH, my_listing, set_status
+from ayni.services.matching import emission_factors
 from ayni.services.profiles import WEEKDAYS, get_partner, my_partner, my_producer
 from ayni.settings import get_settings
 from ayni.storage.tables import CapacityReservation, Feedback, Listing, Match, Partner, PartnerMaterial, User
@@ -323,11 +322,6 @@ def _event(session: Session, match: Match, event: MatchEvent, *, kg: Decimal | N
 
 
 def _co2e(material: str, kg: Decimal) -> float | None:
-    factors = _factors(str(get_settings().data_dir / "peru" / "emission_factors_warm_v15.csv"))
+    factors = emission_factors(get_settings().data_dir)
     effect = co2e_avoided(material=material, kg=kg, factors=factors) if factors else None
     return effect.co2e_avoided_kg if effect else None
-
-
-@lru_cache(maxsize=4)
-def _factors(path: str) -> EmissionFactors | None:
-    return load_emission_factors(Path(path)) if Path(path).is_file() else None

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
@@ -29,7 +31,7 @@ from ayni.errors import InvalidInput, PermissionDenied
 from ayni.matching.arcs import build_arcs
 from ayni.matching.candidates import candidates_for_listing, listings_for_partner
 from ayni.matching.entities import Candidate, ListingInput, MaterialOffer, PartnerOffer, Recommendation
-from ayni.matching.impact import PERU_CAVEAT_EN, EmissionFactors, co2e_avoided
+from ayni.matching.impact import PERU_CAVEAT_EN, EmissionFactors, co2e_avoided, load_emission_factors
 from ayni.matching.index import ListingIndex, PartnerIndex
 from ayni.matching.scoring import (
     AcceptanceEstimator,
@@ -50,6 +52,18 @@ if TYPE_CHECKING:
     from ayni.matching.routing import Route, RouteConfig
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def emission_factors(data_dir: Path) -> EmissionFactors | None:
+    """EPA WARM v15 factors from the reference data, read once per data directory; ``None`` when this
+    machine does not have them (CO2e is then reported as unknown, never as zero)."""
+    path = data_dir / "peru" / "emission_factors_warm_v15.csv"
+    try:
+        return load_emission_factors(path) if path.is_file() else None
+    except InvalidInput:
+        log.warning("unreadable emission factors at %s; CO2e unknown", path)
+        return None
 
 
 def week_start(day: date) -> date:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -21,8 +20,7 @@ from ayni.domain.geo import Point, haversine_km
 from ayni.domain.lifecycle import MatchStatus, Role
 from ayni.domain.materials import MATERIALS
 from ayni.domain.money import value_cents
-from ayni.errors import InvalidInput
-from ayni.matching.impact import EmissionFactors, co2e_avoided, load_emission_factors
+from ayni.matching.impact import EmissionFactors, co2e_avoided
 from ayni.matching.routing import RouteConfig
 from ayni.services._common import require_role
 from ayni.services.listings import get_listing
@@ -64,17 +62,6 @@ class _Sum:
         if self.factors is not None and self.co2e is not None:
             impact = co2e_avoided(material=match.listing.material, kg=kg, factors=self.factors)
             self.co2e += impact.co2e_avoided_kg if impact is not None else 0.0
-
-
-def emission_factors(data_dir: Path) -> EmissionFactors | None:
-    """EPA WARM v15 factors from the reference data, or ``None`` when this machine does not have them."""
-    path = data_dir / "peru" / "emission_factors_warm_v15.csv"
-    if not path.is_file():
-        return None
-    try:
-        return load_emission_factors(path)
-    except InvalidInput:
-        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from ayni import __version__
 from ayni.errors import AyniError, NotAuthenticated
-from ayni.services import auth, web_queries
+from ayni.services import auth
+from ayni.services.matching import emission_factors
 from ayni.storage.tables import User
 from ayni.web._csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from ayni.web._locale import LANG_COOKIE, Locale, make_locale, pick_locale
@@ -210,10 +211,7 @@ WebUser = Annotated[User, Depends(current_user)]
 
 def emission_factors_of(request: Request) -> Any:
     """The WARM factors for CO2e, read once per app on first use (``None`` without the reference data)."""
-    state = request.app.state
-    if not hasattr(state, "web_emission_factors"):
-        state.web_emission_factors = web_queries.emission_factors(state.settings.data_dir)
-    return state.web_emission_factors
+    return emission_factors(request.app.state.settings.data_dir)
 
 
 def redirect(url: str) -> RedirectResponse:

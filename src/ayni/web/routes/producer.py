@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from ayni.domain.lifecycle import ListingStatus, Role
 from ayni.domain.materials import CLASSES, MATERIALS, get_material, sellable
 from ayni.errors import AyniError, InvalidInput, ModelUnavailable, NotFound
-from ayni.services import listings, matches, media, profiles, web_queries
+from ayni.services import classification, listings, matches, media, profiles, web_queries
 from ayni.services._common import require_role
 from ayni.services.app_state import partner_catalog
 from ayni.settings import Settings
@@ -60,13 +61,14 @@ def home(request: Request, session: Db, user: WebUser) -> Response:
     )
 
 
-def _classify(request: Request, data: bytes) -> dict[str, Any] | None:
-    """The classifier's answer as plain data, or ``None`` when there is no model (choose by hand)."""
+def _classify(request: Request, session: Session, data: bytes) -> dict[str, Any] | None:
+    """The classifier's answer as plain data, or ``None`` when there is no model (choose by hand).
+    Goes through the same service as ``/v1/classify``, so web classifications are counted in the metrics."""
     classifier = getattr(request.app.state, "classifier", None)
-    if classifier is None or not hasattr(classifier, "predict"):
+    if classifier is None:
         return None
     try:
-        pred = classifier.predict(data)
+        pred = classification.classify(session, classifier, data).prediction
     except ModelUnavailable:
         return None
     except AyniError:
@@ -95,7 +97,7 @@ async def photo(request: Request, session: Db, user: WebUser) -> Response:
     settings = _settings(request)
     data = await upload.read(settings.upload.max_bytes + 1)
     ext = media.check_image(data, content_type=upload.content_type, limits=settings.upload)
-    prediction = _classify(request, data)
+    prediction = _classify(request, session, data)
     token = _drafts.save(
         settings.var_dir, user.id, data=data, ext=ext, content_type=upload.content_type, prediction=prediction
     )
