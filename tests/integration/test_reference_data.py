@@ -50,3 +50,20 @@ def test_load_names_the_missing_data_folder(session: Session, tmp_path: Path) ->
 def test_allocate_is_proportional_and_exact() -> None:
     assert allocate([3.0, 1.0], 8) == [6, 2]
     assert sum(allocate([0.2, 0.3, 0.5], 7)) == 7
+
+
+@needs_data
+def test_domain_materials_mirror_minams_composition_map() -> None:
+    """The taxonomy in ``domain.materials`` is a copy of composition_material_map.csv: they must agree."""
+    import csv
+
+    from ayni.domain.materials import BY_MINAM_COLUMN, MATERIALS
+
+    assert DATA is not None
+    with (DATA / "peru" / "composition_material_map.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["column"].removesuffix("_t"): r["platform_material"] for r in rows} == BY_MINAM_COLUMN
+    for r in rows:
+        m = MATERIALS[r["platform_material"]]
+        assert m.market == r["market_recyclable"], m.code
+        assert (m.warm_proxy or "") == r["warm_proxy_material"], m.code

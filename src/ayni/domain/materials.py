@@ -125,41 +125,42 @@ _CLASS_ROWS: tuple[Material, ...] = (
     ),
 )
 
-# (code, parent, name_es, name_en, market, warm_proxy) — mirrors composition_material_map.csv
-_SUB_ROWS: tuple[tuple[str, str, str, str, str, str | None], ...] = (
-    ("food_waste", "organic", "Restos de alimentos", "Food waste", "compost", "Food Waste"),
-    ("yard_trimmings", "organic", "Maleza y poda", "Yard trimmings", "compost", "Yard Trimmings"),
-    ("other_organic", "organic", "Otros orgánicos", "Other organics", "compost", "Mixed Organics"),
-    ("paper_white", "paper", "Papel blanco", "White paper", "yes", "Office Paper"),
-    ("paper_newspaper", "paper", "Papel periódico", "Newspaper", "yes", "Newspaper"),
-    ("paper_mixed", "paper", "Papel mixto", "Mixed paper", "yes", "Mixed Paper (general)"),
-    ("cardboard_white", "cardboard", "Cartón blanco", "White cardboard", "yes", "Mixed Paper (general)"),
-    ("cardboard_corrugated", "cardboard", "Cartón corrugado", "Corrugated cardboard", "yes", "Corrugated Containers"),
-    ("cardboard_mixed", "cardboard", "Cartón mixto", "Mixed cardboard", "yes", "Mixed Paper (general)"),
-    ("glass_clear", "glass", "Vidrio transparente", "Clear glass", "yes", "Glass"),
-    ("glass_coloured", "glass", "Vidrio de color", "Coloured glass", "yes", "Glass"),
-    ("glass_other", "glass", "Vidrio plano (ventana)", "Flat glass (window)", "limited", "Glass"),
-    ("PET", "plastic", "PET (botellas)", "PET (bottles)", "yes", "PET"),
-    ("HDPE", "plastic", "PEAD / HDPE", "HDPE", "yes", "HDPE"),
-    ("LDPE", "plastic", "PEBD / LDPE", "LDPE", "limited", "LDPE"),
-    ("PP", "plastic", "Polipropileno (PP)", "Polypropylene (PP)", "yes", "PP"),
-    ("PS", "plastic", "Poliestireno (PS)", "Polystyrene (PS)", "limited", "PS"),
-    ("PVC", "plastic", "PVC", "PVC", "limited", "PVC"),
-    ("tetrabrik", "trash", "Tetra Brik (multicapa)", "Tetra Brik (multilayer)", "limited", None),
-    ("tin_steel_cans", "metal", "Latas de hojalata", "Tin/steel cans", "yes", "Steel Cans"),
-    ("ferrous_scrap", "metal", "Chatarra ferrosa", "Ferrous scrap", "yes", "Steel Cans"),
-    ("aluminium", "metal", "Aluminio", "Aluminium", "yes", "Aluminum Cans"),
-    ("other_metals", "metal", "Otros metales", "Other metals", "yes", "Mixed Metals"),
-    ("plastic_bags", "trash", "Bolsas plásticas", "Plastic bags", "no", "LDPE"),
-    ("sanitary", "trash", "Sanitarios", "Sanitary waste", "no", "Mixed MSW"),
-    ("batteries", "trash", "Pilas", "Batteries", "no", None),
-    ("EPS", "trash", "Tecnopor (EPS)", "Expanded polystyrene", "no", "PS"),
-    ("inert", "trash", "Inertes", "Inert (soil, stones, ceramics)", "no", None),
-    ("textiles", "trash", "Textiles", "Textiles", "no", None),
-    ("rubber_leather", "trash", "Caucho y cuero", "Rubber and leather", "no", None),
-    ("medicines", "trash", "Medicamentos", "Medicines", "no", None),
-    ("snack_wrappers", "trash", "Envolturas de snacks", "Snack wrappers", "no", None),
-    ("uncategorised", "trash", "No categorizados", "Uncategorised", "no", None),
+# (code, MINAM column, parent, name_es, name_en, market, warm_proxy) — mirrors composition_material_map.csv
+# (the MINAM column without its "_t" tonnes suffix, as the composition table stores it)
+_SUB_ROWS: tuple[tuple[str, str, str, str, str, str, str | None], ...] = (
+    ("food_waste", "alimentos", "organic", "Restos de alimentos", "Food waste", "compost", "Food Waste"),
+    ("yard_trimmings", "maleza", "organic", "Maleza y poda", "Yard trimmings", "compost", "Yard Trimmings"),
+    ("other_organic", "otros_organicos", "organic", "Otros orgánicos", "Other organics", "compost", "Mixed Organics"),
+    ("paper_white", "papel_blanco", "paper", "Papel blanco", "White paper", "yes", "Office Paper"),
+    ("paper_newspaper", "papel_periodico", "paper", "Papel periódico", "Newspaper", "yes", "Newspaper"),
+    ("paper_mixed", "papel_mixto", "paper", "Papel mixto", "Mixed paper", "yes", "Mixed Paper (general)"),
+    ("cardboard_white", "carton_blanco", "cardboard", "Cartón blanco", "White cardboard", "yes", "Mixed Paper (general)"),
+    ("cardboard_corrugated", "carton_marron", "cardboard", "Cartón corrugado", "Corrugated cardboard", "yes", "Corrugated Containers"),
+    ("cardboard_mixed", "carton_mixto", "cardboard", "Cartón mixto", "Mixed cardboard", "yes", "Mixed Paper (general)"),
+    ("glass_clear", "vidrio_transparente", "glass", "Vidrio transparente", "Clear glass", "yes", "Glass"),
+    ("glass_coloured", "vidrio_otros_colores", "glass", "Vidrio de color", "Coloured glass", "yes", "Glass"),
+    ("glass_other", "vidrios_otros", "glass", "Vidrio plano (ventana)", "Flat glass (window)", "limited", "Glass"),
+    ("PET", "tereflato_polietileno", "plastic", "PET (botellas)", "PET (bottles)", "yes", "PET"),
+    ("HDPE", "polietileno_alta_densidad", "plastic", "PEAD / HDPE", "HDPE", "yes", "HDPE"),
+    ("LDPE", "polietileno_baja_densidad", "plastic", "PEBD / LDPE", "LDPE", "limited", "LDPE"),
+    ("PP", "polipropileno", "plastic", "Polipropileno (PP)", "Polypropylene (PP)", "yes", "PP"),
+    ("PS", "poliestireno", "plastic", "Poliestireno (PS)", "Polystyrene (PS)", "limited", "PS"),
+    ("PVC", "policloruro_vinilo", "plastic", "PVC", "PVC", "limited", "PVC"),
+    ("tetrabrik", "tetrabrick", "trash", "Tetra Brik (multicapa)", "Tetra Brik (multilayer)", "limited", None),
+    ("tin_steel_cans", "lata", "metal", "Latas de hojalata", "Tin/steel cans", "yes", "Steel Cans"),
+    ("ferrous_scrap", "metales_ferrosos", "metal", "Chatarra ferrosa", "Ferrous scrap", "yes", "Steel Cans"),
+    ("aluminium", "aluminio", "metal", "Aluminio", "Aluminium", "yes", "Aluminum Cans"),
+    ("other_metals", "otros_metales", "metal", "Otros metales", "Other metals", "yes", "Mixed Metals"),
+    ("plastic_bags", "bolsas_plasticas", "trash", "Bolsas plásticas", "Plastic bags", "no", "LDPE"),
+    ("sanitary", "sanitarios", "trash", "Sanitarios", "Sanitary waste", "no", "Mixed MSW"),
+    ("batteries", "pilas", "trash", "Pilas", "Batteries", "no", None),
+    ("EPS", "tecnopor", "trash", "Tecnopor (EPS)", "Expanded polystyrene", "no", "PS"),
+    ("inert", "inertes", "trash", "Inertes", "Inert (soil, stones, ceramics)", "no", None),
+    ("textiles", "textiles", "trash", "Textiles", "Textiles", "no", None),
+    ("rubber_leather", "caucho_cuero", "trash", "Caucho y cuero", "Rubber and leather", "no", None),
+    ("medicines", "medicamentos", "trash", "Medicamentos", "Medicines", "no", None),
+    ("snack_wrappers", "envolturas_snacks_otros", "trash", "Envolturas de snacks", "Snack wrappers", "no", None),
+    ("uncategorised", "otros_no_categorizados", "trash", "No categorizados", "Uncategorised", "no", None),
 )
 
 
@@ -173,13 +174,15 @@ def _verdict_for(parent: str, market: str) -> Verdict:
 
 def _build() -> dict[str, Material]:
     out = {m.code: m for m in _CLASS_ROWS}
-    for code, parent, es, en, market, warm in _SUB_ROWS:
+    for code, _, parent, es, en, market, warm in _SUB_ROWS:
         p = out[parent]
         out[code] = Material(code, es, en, parent, _verdict_for(parent, market), market, warm, p.advice_es, p.advice_en)
     return out
 
 
 MATERIALS: dict[str, Material] = _build()
+# MINAM composition column (as stored, without "_t") → sub-material code
+BY_MINAM_COLUMN: dict[str, str] = {column: code for code, column, *_ in _SUB_ROWS}
 
 
 def get_material(code: str) -> Material:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ayni.domain.lifecycle import PartnerKind, ProducerKind, Role
-from ayni.domain.materials import MATERIALS, Verdict
+from ayni.domain.materials import BY_MINAM_COLUMN, MATERIALS, Verdict
 from ayni.errors import AyniError, InvalidInput
 from ayni.services import listings, matches
 from ayni.services.profiles import MaterialOffer, create_partner, create_producer, my_partner, my_producer
@@ -240,35 +240,8 @@ def _composition(session: Session, ubigeo: str) -> tuple[list[str], np.ndarray]:
     return [str(m) for m in mats], w / w.sum()
 
 
-_COLUMN_TO_MATERIAL = {
-    "alimentos": "food_waste",
-    "maleza": "yard_trimmings",
-    "otros_organicos": "other_organic",
-    "papel_blanco": "paper_white",
-    "papel_periodico": "paper_newspaper",
-    "papel_mixto": "paper_mixed",
-    "carton_blanco": "cardboard_white",
-    "carton_marron": "cardboard_corrugated",
-    "carton_mixto": "cardboard_mixed",
-    "vidrio_transparente": "glass_clear",
-    "vidrio_otros_colores": "glass_coloured",
-    "vidrios_otros": "glass_other",
-    "tereflato_polietileno": "PET",
-    "polietileno_alta_densidad": "HDPE",
-    "polietileno_baja_densidad": "LDPE",
-    "polipropileno": "PP",
-    "poliestireno": "PS",
-    "policloruro_vinilo": "PVC",
-    "tetrabrick": "tetrabrik",
-    "lata": "tin_steel_cans",
-    "metales_ferrosos": "ferrous_scrap",
-    "aluminio": "aluminium",
-    "otros_metales": "other_metals",
-}
-
-
 def _platform(column: str) -> str | None:
-    return _COLUMN_TO_MATERIAL.get(column)
+    return BY_MINAM_COLUMN.get(column)
 
 
 def _listings(
