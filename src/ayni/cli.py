@@ -240,3 +240,15 @@ def allocate(region: Annotated[str, typer.Argument(help="UBIGEO prefix: departme
     console.print(table)
     if apply:
         console.print(f"Proposed {report.proposed} matches; partners see them as pickup requests.")
+
+
+@app.command()
+def expire() -> None:
+    """Close listings whose availability has ended and release their open matches (audited; run hourly)."""
+    from ayni.services.listings import expire_listings
+    from ayni.storage.engine import transaction
+
+    settings = _settings()
+    with transaction(_factory(settings)) as session:
+        n = expire_listings(session)
+    console.print(f"Expired {n} listing(s) past their availability.")

@@ -80,6 +80,18 @@ class ServiceUnavailable(AyniError):
     code = "service_unavailable"
 
 
+class InsufficientStorage(AyniError):
+    """The server has no room left to store an upload (507); nothing was written."""
+
+    code = "insufficient_storage"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An ``Idempotency-Key`` was sent again with a different request (422)."""
+
+    code = "idempotency_key_reused"
+
+
 class DataValidationError(AyniError):
     """A batch of input data failed validation; ``details`` holds the report."""
 

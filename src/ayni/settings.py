@@ -47,6 +47,10 @@ class VisionSettings(BaseModel):
     registry_refresh_s: float = 60.0  # how often serving checks the registry's champion; 0 = never
 
 
+class ListingSettings(BaseModel):
+    expire_every_s: float = 300.0  # how often a server expires listings past their availability; 0 = never
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -75,6 +79,7 @@ class Settings(BaseSettings):
     upload: UploadSettings = UploadSettings()
     vision: VisionSettings = VisionSettings()
     server: ServerSettings = ServerSettings()
+    listings: ListingSettings = ListingSettings()
     demo: DemoSettings = DemoSettings()
 
     @property

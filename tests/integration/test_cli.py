@@ -35,3 +35,11 @@ def test_data_load_without_data_explains_what_to_set(env: Path) -> None:
     result = runner.invoke(app, ["data", "load"])
     assert result.exit_code != 0
     assert "AYNI_DATA_DIR" in str(result.exception)
+
+
+def test_expire_runs_on_an_empty_platform_and_says_how_many(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+    result = runner.invoke(app, ["expire"])
+    assert result.exit_code == 0, result.output
+    assert "Expired 0 listing(s)" in result.output

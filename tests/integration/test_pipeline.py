@@ -119,5 +119,11 @@ def test_every_model_is_registered_with_its_data_version(pipeline: tuple[Path, s
         written = _json(repo / f"reports/mlops/{name}_registered.json")
         version = registry.version(name, int(written["version"]))
         assert version.data_version and version.data_version == written["data_version"]
-    assert registry.challenger("ranker") is not None and registry.challenger("forecaster") is not None
+    # the ranker and the forecaster go through the gate too: the decision in the report is the registry's
+    for name in ("ranker", "forecaster"):
+        gate = _json(repo / f"reports/mlops/{name}_gate.json")
+        assert gate["reason"] and gate["checks"]
+        assert (registry.champion(name) is not None) is gate["promote"], (name, gate["reason"])
+    assert "ndcg_at_10" in _json(repo / "reports/mlops/ranker_gate.json")["challenger"]
+    assert _json(repo / "reports/mlops/forecaster_gate.json")["promote"] is True  # first version, checks pass
     assert not (repo / "models/vision/drift_reference.json").exists()  # registering never edits a stage's output

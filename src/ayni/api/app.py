@@ -31,7 +31,7 @@ from ayni.api.routes import (
 from ayni.errors import AyniError
 from ayni.observability import metrics
 from ayni.observability.logging import request_id
-from ayni.services.serving import ChampionWatcher
+from ayni.services import app_state
 from ayni.settings import Settings, get_settings
 from ayni.storage.engine import make_engine, make_session_factory
 from ayni.vision import Classifier
@@ -62,16 +62,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.owns_engine = True
-    watcher: ChampionWatcher | None = None
-    if not hasattr(app.state, "classifier"):  # injected (even as None) by tests; else the shipped model
+    watch_vision = not hasattr(app.state, "classifier")  # injected (even as None) by tests
+    if watch_vision:  # the shipped model, then the registry's champion once it has one
         app.state.classifier = load_classifier(settings)
-        if settings.vision.registry_refresh_s > 0:  # then the registry's champion, once it has one
-            watcher = ChampionWatcher(settings, fallback=app.state.classifier,
-                                      publish=lambda model: setattr(app.state, "classifier", model),
-                                      interval_s=settings.vision.registry_refresh_s)
-            app.state.champion_watcher = watcher
-            watcher.start()
+    watcher = app_state.start_champion_watcher(app.state, vision=watch_vision)  # + the ranker's champion
+    # chores only where this app owns its database (tests inject theirs and call the services directly)
+    keeper = app_state.start_housekeeper(app.state) if getattr(app.state, "owns_engine", False) else None
     yield
+    if keeper is not None:
+        keeper.stop()
     if watcher is not None:
         watcher.stop()
     if getattr(app.state, "owns_engine", False):
@@ -112,10 +111,11 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            path = scope.get("path", "")
-            log.info("%s %s %s", scope.get("method"), path, status,
-                     extra={"method": scope.get("method"), "path": path, "status": status,
-                            "duration_ms": round((time.perf_counter() - start) * 1000, 2)})
+            if log.isEnabledFor(logging.INFO):  # the line's fields are not built when nobody reads them
+                path = scope.get("path", "")
+                log.info("%s %s %s", scope.get("method"), path, status,
+                         extra={"method": scope.get("method"), "path": path, "status": status,
+                                "duration_ms": round((time.perf_counter() - start) * 1000, 2)})
             request_id.reset(token)
 
 

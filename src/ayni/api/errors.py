@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ayni import errors as e
@@ -27,6 +33,7 @@ STATUS: dict[type[e.AyniError], int] = {
     e.TooManyRequests: 429,
     e.ModelUnavailable: 503,
     e.ServiceUnavailable: 503,
+    e.InsufficientStorage: 507,
 }
 
 TITLES = {
@@ -42,7 +49,24 @@ TITLES = {
     429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
+    507: "Insufficient storage",
 }
+PROBLEM = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 1
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; some carry more members: ``errors`` (one per invalid field), ``field``,
+    ``retry_after_s``, ``capacity_left_kg``."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str
 
 
 def status_for(exc: e.AyniError) -> int:
@@ -65,7 +89,7 @@ def problem(status: int, detail: str, *, code: str, request: Request, **extra: A
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if "retry_after_s" in extra:
         headers["Retry-After"] = str(extra["retry_after_s"])
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 async def _ayni(request: Request, exc: Exception) -> JSONResponse:
@@ -92,10 +116,26 @@ async def _database(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", exc)
     return problem(
         503,
-        "The database is not reachable right now; please try again in a moment.",
+        "The database is not reachable right now; nothing was saved. Please try again in a moment.",
         code="service_unavailable",
         request=request,
+        retry_after_s=DATABASE_RETRY_AFTER_S,
     )
+
+
+async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
+    """Other driver errors: a lost connection is an outage (503); anything else is a bug (500)."""
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
+        return await _database(request, exc)
+    return await _unexpected(request, exc)
+
+
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """A number the database cannot hold (an id or offset past 2**31 or 2**63): the request's fault."""
+    log.info("value out of range: %s", exc)
+    return problem(422, "A number in the request is out of range (ids and offsets must fit in 32 bits).",
+                   code="invalid_input", request=request)
 
 
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:
@@ -114,5 +154,79 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OperationalError, _database)
     app.add_exception_handler(InterfaceError, _database)
+    app.add_exception_handler(PoolTimeout, _database)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _out_of_range)  # PostgreSQL: integer out of range
+    app.add_exception_handler(OverflowError, _out_of_range)  # SQLite: Python int too large for INTEGER
+    app.add_exception_handler(DBAPIError, _dbapi)
     app.add_exception_handler(Exception, _unexpected)
+    document(app)
+
+
+# --- the problems in the OpenAPI description ------------------------------------------------------------
+
+
+def document(app: FastAPI) -> None:
+    """Declare, on every operation, the problem+json answers it can give (so clients and the schema
+    conformance fuzzing know them). Routes may declare their own; those are kept."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_problems(app, build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_problems(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for context in iter_route_contexts(app.routes):  # routes of included routers too, with their full path
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for method in context.methods or ():
+            op = schema.get("paths", {}).get(context.path_format, {}).get(method.lower())
+            if op is None:
+                continue
+            responses = op.setdefault("responses", {})
+            for status in sorted(_problem_statuses(route, method, op)):
+                current = responses.get(str(status))
+                if current is None or "HTTPValidationError" in json.dumps(current):
+                    responses[str(status)] = {"description": TITLES[status], "content": {PROBLEM: {"schema": ref}}}
+    if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+    return schema
+
+
+def _problem_statuses(route: APIRoute, method: str, op: dict[str, Any]) -> set[int]:
+    """What an operation can answer besides success, read from its signature: every one may find the
+    database down (503); with parameters or a body 422; signed-in ones 401/403/404; a path id 404; writes
+    409 (a state change not allowed now); uploads 400/413/415/507; log-in 401/429."""
+    calls = set(_dependency_names(route.dependant))
+    params = op.get("parameters", [])
+    body = op.get("requestBody", {}).get("content", {})
+    statuses = {503}
+    if params or body:
+        statuses.add(422)
+    if "get_current_user" in calls:
+        statuses |= {401, 403, 404}
+    if any(p.get("in") == "path" for p in params):
+        statuses.add(404)
+    if method not in ("GET", "HEAD"):
+        statuses.add(409)
+    if "multipart/form-data" in body:
+        statuses |= {400, 413, 415, 507}
+    if "get_login_throttle" in calls:  # log-in: wrong credentials, or too many of them
+        statuses |= {401, 429}
+    return statuses
+
+
+def _dependency_names(dependant: Dependant) -> Iterator[str]:
+    for dep in dependant.dependencies:
+        if dep.call is not None:
+            yield getattr(dep.call, "__name__", "")
+        yield from _dependency_names(dep)

@@ -15,19 +15,28 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from ayni.commands._mlops_io import (
+    drift_for,
+    empty_feedback,
+    flat_metrics,
+    flat_params,
+    job_metrics,
+    plots,
+    publish_drift,
+    read_feedback,
+)
 from ayni.errors import AyniError
 from ayni.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ayni.mlops.drift import DriftReport
     from ayni.mlops.feedback import EvalSet
     from ayni.mlops.registry import ModelRegistry
     from ayni.services.mlops_models import ModelSpec
@@ -37,7 +46,8 @@ app = typer.Typer(help="MLOps: model registry, promotion gate, rollback, retrain
 log = logging.getLogger(__name__)
 
 ModelArg = Annotated[str, typer.Argument(help="Registered model name, e.g. vision, ranker, forecaster, tiny.")]
-BaseOpt = Annotated[Path | None, typer.Option(help="Base data (tiny: CSV; vision: split manifest).")]
+BaseOpt = Annotated[Path | None, typer.Option(
+    help="Base data (tiny: CSV; vision: split manifest; ranker: interaction log; forecaster: MINAM generation CSV).")]
 MarginOpt = Annotated[float | None, typer.Option(help="Minimum improvement of the gate metric (absolute).")]
 StrictOpt = Annotated[bool, typer.Option(help="Exit 1 when the challenger is refused.")]
 
@@ -111,7 +121,8 @@ def registry_list(model: Annotated[str | None, typer.Argument(help="Only this mo
         return
     table = Table("model", "version", "aliases", "status", "data", "key metrics", "reason", title="Model registry")
     for r in rows:
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items()) if "accuracy" in k or "mae" in k)
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items())
+                            if not k.startswith("cv_") and any(t in k for t in ("accuracy", "mae", "mase", "ndcg")))
         table.add_row(r["name"], str(r["version"]), ",".join(r["aliases"]), r["status"] or "", r["data_version"] or "",
                       metrics[:60], (r["reason"] or "")[:70])
     Console().print(table)
@@ -136,8 +147,8 @@ def register(model: ModelArg,
     with tempfile.TemporaryDirectory() as tmp:
         staged = _with_reference(settings, model, model_dir, base, Path(tmp) / "model")
         run_id = reg.log_run(model_name=model, model_dir=staged, data_version=hash_files(data),
-                             params=_flat_params(params), metrics=_flat_metrics(metrics),
-                             plots=_plots(model_dir), artifacts=[p for p in metrics if p.is_file()])
+                             params=flat_params(params), metrics=flat_metrics(metrics),
+                             plots=plots(model_dir), artifacts=[p for p in metrics if p.is_file()])
     mv = reg.register(model_name=model, run_id=run_id, alias=alias or None)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -242,63 +253,20 @@ def retrain_cmd(model: Annotated[list[str] | None, typer.Argument(
         typer.echo("nothing to retrain: no wired model has a champion yet (name one to bootstrap it)")
         return
     refused = []
-    with _job("retrain", settings):
-        fb = _no_feedback() if no_feedback else _feedback(settings, feedback, since_days)
+    with job_metrics("retrain", settings):
         for name in names:
             spec = _spec(settings, name, base, margin)
+            fb = empty_feedback() if no_feedback else read_feedback(settings, feedback, since_days, spec)
             base_frame = spec.base()
             result = retrain(reg, spec.trainer(), model_name=name, base=base_frame, feedback=fb,
                              eval_set=_eval_set(settings, name, base_frame), gate=spec.gate,
-                             work_dir=_mlops_dir(settings, name) / "work",
+                             work_dir=_mlops_dir(settings, name) / "work", build=spec.training_set,
                              report_path=report if report and len(names) == 1 else _mlops_dir(settings, name)
                              / "retrain.json")
             _echo_json(result.as_dict())
             refused += [] if result.promoted else [name]
     if strict and refused:
         raise typer.Exit(1)
-
-
-def _job(task: str, settings: Settings) -> Any:
-    """``observability.metrics.track_job`` (success/failure gauges, pushed to the Pushgateway when set)."""
-    import contextlib
-    import os
-
-    try:
-        from ayni.observability.metrics import track_job
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    metrics = getattr(settings, "metrics", None)
-    gateway = getattr(metrics, "pushgateway", None) or os.environ.get("AYNI_METRICS__PUSHGATEWAY") or None
-    return track_job(task, pushgateway=gateway)
-
-
-def _no_feedback() -> pd.DataFrame:
-    import pandas as pd
-
-    from ayni.mlops.feedback import FEEDBACK_COLUMNS
-
-    return pd.DataFrame(columns=list(FEEDBACK_COLUMNS))
-
-
-def _feedback(settings: Settings, path: Path | None, since_days: int | None) -> pd.DataFrame:
-    import pandas as pd
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ayni.errors import ServiceUnavailable
-
-    if path is not None:
-        return pd.read_csv(path)
-    from ayni.services.mlops_data import feedback_frame
-    from ayni.storage.engine import make_engine, make_session_factory
-
-    factory = make_session_factory(make_engine(settings.database_url))
-    since = datetime.now(UTC) - timedelta(days=since_days) if since_days else None
-    try:
-        with factory() as session:
-            return feedback_frame(session, media_dir=settings.media_path, since=since)
-    except SQLAlchemyError as exc:
-        raise ServiceUnavailable("Cannot read feedback from the database (run `ayni db upgrade`, or pass "
-                                 "--feedback FILE / --no-feedback).") from exc
 
 
 @app.command("drift-report")
@@ -318,62 +286,18 @@ def drift_report(model: ModelArg,
     champion = reg.champion(model)
     if champion is None:
         raise typer.BadParameter(f"{model} has no champion, so there is no reference to compare with.")
-    reference = DriftReference.load(reg.download(champion, _mlops_dir(settings, model) / "cache"))
-    report = _drift(settings, model, reference, current, window_days)
+    model_dir = reg.download(champion, _mlops_dir(settings, model) / "cache")
+    reference = DriftReference.load(model_dir)
+    report = drift_for(settings, model, reference, current, window_days, model_dir=model_dir)
     target = out or _mlops_dir(settings, model) / "drift.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render(report, title=f"Drift — {model} v{champion.version}"), encoding="utf-8")
     target.with_suffix(".json").write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
-    _publish(report)
+    publish_drift(report)
     typer.echo(f"{model} v{champion.version}: {len(report.signals)} signals over {report.n_current} samples; "
                f"drifted: {', '.join(report.drifted_signals()) or 'none'} → {target}")
     if fail_on_drift and report.drifted:
         raise typer.Exit(1)
-
-
-def _drift(settings: Settings, model: str, reference: Any, current: Path | None, window_days: int) -> DriftReport:
-    import pandas as pd
-
-    from ayni.mlops.drift import compare, image_quality
-
-    if current is not None:
-        frame = pd.read_csv(current)
-    else:
-        from ayni.services.mlops_data import prediction_window
-        from ayni.storage.engine import make_engine, make_session_factory
-
-        factory = make_session_factory(make_engine(settings.database_url))
-        with factory() as session:
-            frame = prediction_window(session, since=datetime.now(UTC) - timedelta(days=window_days),
-                                      media_dir=settings.media_path)
-    cats = {c: frame[c].dropna().astype(str).tolist() for c in reference.categories if c in frame.columns}
-    tab = frame[[c for c in reference.features if c in frame.columns]]
-    if "path" in frame.columns and {"brightness", "sharpness"} & set(reference.features):
-        tab = pd.concat([tab.reset_index(drop=True), _quality(frame["path"].dropna().tolist(), image_quality)], axis=1)
-    return compare(reference, model=model, tabular=tab, categories=cats)
-
-
-def _quality(paths: list[str], image_quality: Any) -> pd.DataFrame:
-    import numpy as np
-    from PIL import Image
-
-    images = []
-    for p in paths:
-        with Image.open(p) as img:
-            img.thumbnail((128, 128))
-            images.append(np.asarray(img.convert("RGB"), dtype=np.float64))
-    return image_quality(images)  # type: ignore[no-any-return]
-
-
-def _publish(report: DriftReport) -> None:
-    """Drift statistics as ``ayni_drift_score`` / ``ayni_drift_threshold`` gauges (observability owns them)."""
-    try:
-        from ayni.observability.metrics import set_drift
-    except ImportError:  # pragma: no cover — observability not installed in this build
-        log.warning("observability.metrics.set_drift is not available; gauges not updated")
-        return
-    for s in report.signals:
-        set_drift(model=report.model, signal=s.name, score=s.statistic, threshold=s.threshold)
 
 
 @app.command()
@@ -441,7 +365,7 @@ def tiny_data(out: Annotated[Path, typer.Option(help="Where to write the base CS
     typer.echo(f"wrote {rows} rows ({int(flip.sum())} noisy labels) to {out}")
     if feedback_out is not None:
         fixed = np.flatnonzero(flip)
-        fb = _no_feedback().reindex(range(len(fixed)))
+        fb = empty_feedback().reindex(range(len(fixed)))
         fb["id"], fb["kind"], fb["confidence"] = np.arange(1, len(fixed) + 1), "classification_correction", 0.5
         fb["photo_sha256"] = [keys[i] for i in fixed]
         fb["predicted_material"], fb["corrected_material"] = labels[fixed], truth[fixed]
@@ -470,36 +394,6 @@ def subsample_manifest(manifest: Annotated[Path, typer.Argument(help="Split mani
     counts = subset.groupby("split").size().to_dict()
     typer.echo(f"kept {len(subset)} of {len(frame)} images ({', '.join(f'{k} {v}' for k, v in counts.items())}) "
                f"→ {out}")
-
-
-def _flat_metrics(paths: list[Path]) -> dict[str, float]:
-    out: dict[str, float] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}_{k}" if prefix else str(k), v)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[prefix] = float(value)
-
-    for p in paths:
-        if p.is_file():
-            walk("", json.loads(p.read_text(encoding="utf-8")))
-    return out
-
-
-def _flat_params(paths: list[Path]) -> dict[str, Any]:
-    import yaml
-
-    out: dict[str, Any] = {}
-    for p in paths:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        out.update({str(k): v for k, v in data.items()} if isinstance(data, dict) else {})
-    return out
-
-
-def _plots(model_dir: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(model_dir.glob("*.svg"))[:20]}
 
 
 if __name__ == "__main__":  # `python -m ayni.commands.mlops …` (the DVC stages use this, whatever the mount)

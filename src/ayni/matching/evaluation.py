@@ -3,7 +3,9 @@
 ``training_set`` walks the log week by week: each week's rows get features from the history of the
 weeks *before* it, then the week's outcomes join the history (and the collaborative factors are
 refitted). The label is 1 when the partner accepted and the producer handed the waste over.
-``holdout_metrics`` scores a fitted model on the last weeks of a log, against the cold-start rule.
+``select_hyperparameters`` chooses them on a later slice of the log (validation in time, never the test
+weeks). ``holdout_metrics`` scores a fitted model on the last weeks of a log, against the cold-start rule.
+Recall@k is capped by default (relevant in the top k / min(k, relevant)); NDCG@k takes graded gains.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ _AGE = FEATURES.index("listing_age_days")
 def outcomes_of(events: Sequence[ListingEvent]) -> list[Outcome]:
     """The events' offers as history ``Outcome`` records."""
     return [Outcome(e.listing.producer_id, e.candidates[o.position].partner_id, e.listing.producer_kind,
-                    o.accepted, o.collected) for e in events for o in e.offers]
+                    o.accepted, o.collected, e.listing.material, float(e.listing.kg))
+            for e in events for o in e.offers]
 
 
 def training_set(weeks: Sequence[Sequence[ListingEvent]], *, history: InteractionHistory | None = None,
@@ -50,7 +53,7 @@ def training_set(weeks: Sequence[Sequence[ListingEvent]], *, history: Interactio
     return X, np.asarray(labels, dtype=np.int64), history
 
 
-def ndcg_at_k(ranked_gains: FloatArray, *, k: int) -> float:
+def ndcg_at_k(ranked_gains: NDArray[np.floating[Any]], *, k: int) -> float:
     """NDCG@k of one ranked list of non-negative gains (the ideal is the same gains sorted)."""
     gains = np.asarray(ranked_gains, dtype=np.float64)
     discounts = 1.0 / np.log2(np.arange(2, min(k, len(gains)) + 2))
@@ -59,11 +62,37 @@ def ndcg_at_k(ranked_gains: FloatArray, *, k: int) -> float:
     return float(gains[:k] @ discounts[: min(k, len(gains))]) / idcg if idcg > 0 else 0.0
 
 
-def recall_at_k(ranked_relevant: NDArray[np.bool_], *, k: int) -> float:
-    """Share of the relevant items that appear in the first k."""
+def recall_at_k(ranked_relevant: NDArray[np.bool_], *, k: int, capped: bool = True) -> float:
+    """Relevant items in the first k over min(k, number relevant) — the capped form, which is 1 for a
+    perfect ranking however many items are relevant; ``capped=False``: over all relevant items (textbook
+    recall, at most k / number relevant)."""
     rel = np.asarray(ranked_relevant, dtype=bool)
     total = int(rel.sum())
-    return float(rel[:k].sum()) / total if total else 0.0
+    if not total:
+        return 0.0
+    return float(rel[:k].sum()) / (min(k, total) if capped else total)
+
+
+def select_hyperparameters(X: FloatArray, y: NDArray[np.int64], *, n_fit: int, grid: Sequence[dict[str, Any]],
+                           random_state: int | None = None) -> tuple[dict[str, Any], list[tuple[dict[str, Any], float]]]:
+    """Hyperparameters chosen on a validation slice *in time*: fit on the first ``n_fit`` rows (earlier
+    weeks), score the log loss of every boosting stage on the rest (the next weeks); each grid point's
+    ``max_iter`` is its best stage. Returns the best parameters and every (parameters, log loss)."""
+    from sklearn.metrics import log_loss
+
+    from ayni.matching.ranker import AcceptanceModel
+
+    if not 0 < n_fit < len(y):
+        raise ValueError(f"n_fit must leave rows to validate on (got {n_fit} of {len(y)})")
+    tried: list[tuple[dict[str, Any], float]] = []
+    for params in grid:
+        model = AcceptanceModel(**params, random_state=random_state).fit(X[:n_fit], y[:n_fit])
+        assert model.estimator_ is not None
+        losses = [log_loss(y[n_fit:], p[:, 1], labels=[0, 1])
+                  for p in model.estimator_.staged_predict_proba(X[n_fit:])]
+        best = int(np.argmin(losses))
+        tried.append(({**params, "max_iter": best + 1}, float(losses[best])))
+    return min(tried, key=lambda t: t[1])[0], tried
 
 
 def _scores(y: NDArray[np.int64], p: FloatArray) -> dict[str, float]:

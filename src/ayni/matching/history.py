@@ -8,6 +8,7 @@ that never met still gets a score from producers and partners that behave alike.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ class Outcome:
     producer_kind: ProducerKind
     accepted: bool
     collected: bool  # accepted and the producer handed the waste over
+    material: str = ""  # the listing's material ("" when unknown: no per-material count)
+    kg: float = 0.0  # the listing's kilograms (0 when unknown: no per-size count)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class ListingEvent:
     offers: tuple[Offer, ...]
 
 
+def size_bucket(kg: float) -> int:
+    """Lot size class: ⌊log2 kg⌋ clipped to 0…7 (under 2 kg, 2–4, 4–8 … 128 kg and over)."""
+    return int(min(7, max(0, math.floor(math.log2(kg))))) if kg > 0 else 0
+
+
 class InteractionHistory:
     """Smoothed rates per partner, producer, pair and partner × producer kind, plus latent factors."""
 
@@ -68,6 +76,12 @@ class InteractionHistory:
         self.pair_s: defaultdict[tuple[int, int], int] = defaultdict(int)
         self.segment_n: defaultdict[tuple[int, str], int] = defaultdict(int)
         self.segment_s: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self.material_n: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self.material_s: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self.size_n: defaultdict[tuple[int, int], int] = defaultdict(int)
+        self.size_s: defaultdict[tuple[int, int], int] = defaultdict(int)
+        self.producer_offered: defaultdict[int, int] = defaultdict(int)
+        self.a_total = 0
         self._producer_factors: dict[int, NDArray[np.float64]] = {}
         self._partner_factors: dict[int, NDArray[np.float64]] = {}
 
@@ -86,6 +100,14 @@ class InteractionHistory:
             seg = (o.partner_id, str(o.producer_kind))
             self.segment_n[seg] += 1
             self.segment_s[seg] += s
+            self.producer_offered[o.producer_id] += 1
+            self.a_total += int(o.accepted)
+            if o.material:
+                self.material_n[(o.partner_id, o.material)] += 1
+                self.material_s[(o.partner_id, o.material)] += s
+            if o.kg > 0:
+                self.size_n[(o.partner_id, size_bucket(o.kg))] += 1
+                self.size_s[(o.partner_id, size_bucket(o.kg))] += s
 
     @property
     def global_rate(self) -> float:
@@ -111,6 +133,23 @@ class InteractionHistory:
         key = (partner_id, producer_kind)
         return self._smooth(self.segment_s.get(key, 0), self.segment_n.get(key, 0),
                             self.partner_rate(partner_id))
+
+    def material_rate(self, partner_id: int, material: str) -> float:
+        """The partner's smoothed success rate with this material (prior: its overall rate)."""
+        key = (partner_id, material)
+        return self._smooth(self.material_s.get(key, 0), self.material_n.get(key, 0), self.partner_rate(partner_id))
+
+    def size_rate(self, partner_id: int, kg: float) -> float:
+        """The partner's smoothed success rate with lots of this size (``size_bucket``; prior: its overall rate)."""
+        key = (partner_id, size_bucket(kg))
+        return self._smooth(self.size_s.get(key, 0), self.size_n.get(key, 0), self.partner_rate(partner_id))
+
+    def producer_accept_rate(self, producer_id: int) -> float:
+        """Share of the producer's offers that partners accepted, smoothed towards the platform's rate: how
+        partners judge its lots (grade, sorting) whoever they were offered to."""
+        prior = (self.a_total + 1.0) / (self.n_total + 2.0)
+        return self._smooth(self.producer_accepted.get(producer_id, 0), self.producer_offered.get(producer_id, 0),
+                            prior)
 
     def refresh_latent(self, *, rank: int = 8) -> None:
         """Refit the low-rank producer × partner factors from the counts so far (deterministic: ARPACK v0)."""

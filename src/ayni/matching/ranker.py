@@ -36,12 +36,18 @@ FEATURES: tuple[str, ...] = (
     "kg_over_capacity_left", "material_class", "partner_kind", "producer_kind", "price_cents_per_kg",
     "price_over_best", "offer_fill_rate", "partner_rate", "log_partner_n", "producer_reliability",
     "log_producer_n", "photo_confidence", "listing_age_days", "log_pair_n", "pair_rate", "segment_rate",
-    "latent_affinity",
+    "latent_affinity", "days_to_pickup", "log_value_over_transport", "partner_material_rate", "partner_size_rate",
+    "producer_accept_rate",
 )
 _KINDS = {k: i for i, k in enumerate(PartnerKind)}
 _PRODUCER_KINDS = {k: i for i, k in enumerate(ProducerKind)}
 _CLASS = {c: i for i, c in enumerate(CLASSES)}
-FORMAT = "ayni.acceptance-model/1"
+FORMAT = "ayni.acceptance-model/2"
+# All else equal, a farther pickup is never more likely to be accepted and collected: P is constrained to be
+# non-increasing in the three distance features (it also keeps the gate's "beyond the radius" check honest).
+_DECREASING = ("distance_km", "distance_over_radius", "distance_minus_nearest_km")
+_MONOTONIC = [-1 if f in _DECREASING else 0 for f in FEATURES]
+_TRIP = ScoringConfig()  # the default tariff: log_value_over_transport is a feature, not a price
 
 
 def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, history: InteractionHistory,
@@ -95,6 +101,13 @@ def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, his
     x[:, 19] = [history.pair_rate(pid, q) for q in ids]
     x[:, 20] = [history.segment_rate(q, kind) for q in ids]
     x[:, 21] = latent
+    created = listing.created_at.date()
+    x[:, 22] = [(c.pickup_date - created).days for c in candidates]
+    trip = np.maximum(dist * _TRIP.trip_factor * _TRIP.transport_cents_per_km, 1.0)
+    x[:, 23] = np.log(np.maximum([c.gross_cents for c in candidates], 1) / trip)
+    x[:, 24] = [history.material_rate(q, listing.material) for q in ids]
+    x[:, 25] = [history.size_rate(q, kg) for q in ids]
+    x[:, 26] = history.producer_accept_rate(pid)
     return x
 
 
@@ -103,7 +116,7 @@ class AcceptanceModel:
 
     def __init__(self, *, learning_rate: float = 0.08, max_iter: int = 250, max_leaf_nodes: int = 31,
                  max_depth: int | None = 8, min_samples_leaf: int = 40, l2_regularization: float = 1.0,
-                 random_state: int | None = None) -> None:
+                 random_state: int | None = None, monotonic_distance: bool = True) -> None:
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
@@ -111,10 +124,11 @@ class AcceptanceModel:
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.random_state = random_state
+        self.monotonic_distance = monotonic_distance
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("learning_rate", "max_iter", "max_leaf_nodes", "max_depth",
-                                                "min_samples_leaf", "l2_regularization", "random_state")}
+                                                "min_samples_leaf", "l2_regularization", "random_state", "monotonic_distance")}
 
     def fit(self, X: FloatArray, y: NDArray[Any]) -> AcceptanceModel:
         X = np.asarray(X, dtype=np.float64)
@@ -127,7 +141,8 @@ class AcceptanceModel:
             learning_rate=self.learning_rate, max_iter=self.max_iter, max_leaf_nodes=self.max_leaf_nodes,
             max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
-            early_stopping=False, random_state=self.random_state)
+            early_stopping=False, random_state=self.random_state,
+            monotonic_cst=_MONOTONIC if self.monotonic_distance and X.shape[1] == len(FEATURES) else None)
         est.fit(X, y)
         self.estimator_: HistGradientBoostingClassifier | None = est
         self.classes_ = np.array([0, 1])
@@ -169,6 +184,9 @@ class AcceptanceModel:
     def from_dict(cls, data: dict[str, Any]) -> AcceptanceModel:
         if data.get("format") != FORMAT:
             raise InvalidInput(f"Not an acceptance model file (format {data.get('format')!r}, want {FORMAT}).")
+        if data.get("features") != list(FEATURES) or data.get("n_features_in") != len(FEATURES):
+            raise InvalidInput("The acceptance model file was trained on other features than this version's "
+                               f"{len(FEATURES)} ({', '.join(FEATURES)}); retrain it.")
         model = cls(**data["params"])
         model.estimator_ = None
         model.classes_ = np.array([0, 1])

@@ -17,15 +17,27 @@ Hidden partner behaviour (``true_accept_probability``), per offer of a listing t
 
 with base ~ N(0.6, 0.6²), pref ~ N(0, 0.8²) per producer kind, aversion ~ U(0.5, 2.5), quality ~ U(0, 3),
 3-dimensional latent tastes u, v ~ N(0, I/3). An accepted offer is collected with the producer's hidden
-reliability (households Beta(8, 2), businesses Beta(14, 1.5)). The engine never sees base, pref,
-aversion, quality, u, v or reliability — only outcomes.
+reliability (households Beta(8, 2), businesses Beta(14, 1.5)). That is behaviour "v1".
+
+Behaviour "v2" (the default) adds the informal market's economics, from their own random stream so
+that a seed gives the same producers, partners, prices and listings under both:
+
+    logit += spec_q[material] + margin_q × clip(log(price × kg / trip cost), −2, 2) + quality_q × (grade_p − 0.7)
+    P(hand over | accepted) = reliability_p × exp(−leak_p × days until pickup)
+                              × (1 − sensitivity_p × max(0, 1 − price / the material's middle demo price))
+
+spec: each partner trades one core material (two if it lists four or more) ~ N(0.5, 0.3²) and takes
+the others as side lines ~ N(−0.5, 0.5²); margin ~ U(0.2, 1.0); trip cost = the demo transport tariff;
+grade (how clean and sorted the producer's lots are) ~ Beta(5, 2); leak (a street buyer takes the
+waiting bag) ~ U(0.02, 0.10) per day for households, U(0, 0.04) for businesses; sensitivity ~ U(0, 1).
+The engine never sees any of these parameters — only outcomes.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -123,6 +135,9 @@ class SimProducer:
     phase: int
     reliability: float  # hidden
     taste: np.ndarray  # hidden latent vector u
+    leak_per_day: float = 0.0  # hidden (v2): daily chance a street buyer takes the bag before pickup
+    price_sensitivity: float = 0.0  # hidden (v2): how much a low offer loses the bag to other buyers
+    grade: float = 0.7  # hidden (v2): how clean and well sorted its materials are (0–1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,8 @@ class SimPartner:
     aversion: float  # hidden
     quality: float  # hidden
     taste: np.ndarray  # hidden latent vector v
+    material_pref: dict[str, float] = field(default_factory=dict)  # hidden (v2): core trade vs side lines
+    margin_weight: float = 0.0  # hidden (v2): weight of the lot's value against the trip's cost
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,7 @@ class Community:
     producers: tuple[SimProducer, ...]
     partners: tuple[SimPartner, ...]
     start: date
+    behaviour: str = "v2"
 
     @property
     def partner_offers(self) -> list[PartnerOffer]:
@@ -197,10 +215,19 @@ def _jitter(rng: np.random.Generator, d: District, n: int) -> tuple[np.ndarray, 
     return d.lat + dy, d.lon + dx
 
 
+BEHAVIOURS = ("v1", "v2")
+
+
 def build_community(districts: list[District], *, n_producers: int, n_partners: int, start: date,
-                    capacity_tightness: float = 0.8, random_state: int = 0) -> Community:
+                    capacity_tightness: float = 0.8, random_state: int = 0, behaviour: str = "v2") -> Community:
     """Producers in proportion to urban population; partners of every kind with demo prices and
-    capacities scaled to ``capacity_tightness`` × the producers' expected weekly supply."""
+    capacities scaled to ``capacity_tightness`` × the producers' expected weekly supply.
+
+    ``behaviour`` "v2" (default) adds the market's economics to the hidden model (see the module
+    docstring); "v1" is the first model, kept so that earlier figures can be reproduced. Both draw the
+    same producers, partners, prices and listings for a seed: v2's extra traits come from their own stream."""
+    if behaviour not in BEHAVIOURS:
+        raise InvalidInput(f"behaviour must be one of {BEHAVIOURS} (got {behaviour!r}).")
     rng = np.random.default_rng(random_state)
     pop = np.array([d.pop_urban for d in districts], dtype=float)
     producers = _producers(rng, districts, rng.multinomial(n_producers, pop / pop.sum()))
@@ -209,8 +236,30 @@ def build_community(districts: list[District], *, n_producers: int, n_partners: 
         for m, kg in p.weekly_kg.items():
             supply[m] = supply.get(m, 0.0) + kg
     partners = _partners(rng, districts, pop, n_partners, supply, capacity_tightness)
+    if behaviour == "v2":
+        traits = np.random.default_rng([random_state, 2])
+        producers = [_market_traits_producer(traits, p) for p in producers]
+        partners = [_market_traits_partner(traits, p) for p in partners]
     log.info("community: %d districts, %d producers, %d partners", len(districts), len(producers), len(partners))
-    return Community(tuple(districts), tuple(producers), tuple(partners), start)
+    return Community(tuple(districts), tuple(producers), tuple(partners), start, behaviour)
+
+
+def _market_traits_producer(rng: np.random.Generator, p: SimProducer) -> SimProducer:
+    """v2: street buyers take a waiting bag (households more than businesses, which keep arrangements);
+    a low offer loses the bag to them; some producers sort and clean better than others."""
+    household = p.kind is ProducerKind.HOUSEHOLD
+    return replace(p, leak_per_day=float(rng.uniform(0.02, 0.10) if household else rng.uniform(0.0, 0.04)),
+                   price_sensitivity=float(rng.uniform(0.0, 1.0)), grade=float(rng.beta(5, 2)))
+
+
+def _market_traits_partner(rng: np.random.Generator, q: SimPartner) -> SimPartner:
+    """v2: a partner lists several materials but trades one or two of them (what its buyer takes) and
+    takes the rest reluctantly; it weighs a lot's value against the trip's cost."""
+    mats = [o.material for o in q.offer.materials]
+    n_core = 1 if len(mats) < 4 else 2
+    core = set(rng.choice(mats, size=n_core, replace=False).tolist())
+    pref = {m: float(rng.normal(0.5, 0.3) if m in core else rng.normal(-0.5, 0.5)) for m in mats}
+    return replace(q, material_pref=pref, margin_weight=float(rng.uniform(0.2, 1.0)))
 
 
 def _producers(rng: np.random.Generator, districts: list[District], counts: np.ndarray) -> list[SimProducer]:
@@ -304,11 +353,11 @@ def listings_for_week(community: Community, week: int, *, random_state: int = 0,
 
 
 def lima_community(data_dir: Path, *, n_producers: int, n_partners: int, random_state: int = 0,
-                   start: date = date(2026, 3, 2)) -> Community:
+                   start: date = date(2026, 3, 2), behaviour: str = "v2") -> Community:
     """Lima Metropolitana (provincia LIMA, departamento LIMA: 43 districts) — the benchmark city."""
     districts = load_districts(data_dir, provincia="LIMA", departamento="LIMA")
     return build_community(districts, n_producers=n_producers, n_partners=n_partners, start=start,
-                           random_state=random_state)
+                           random_state=random_state, behaviour=behaviour)
 
 
 def material_summary(listings: list[ListingInput]) -> dict[str, tuple[int, float]]:

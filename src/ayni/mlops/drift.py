@@ -12,7 +12,11 @@ Signals, each with its own threshold (``Thresholds``):
 * **embedding space** (the classifier's backbone features): the distance between the window's mean
   embedding and the reference mean, in units of the reference's RMS spread
   (``‖μ_cur − μ_ref‖ / sqrt(E‖x − μ_ref‖²)``). Same-distribution windows of n samples score ≈ 1/√n, so a
-  window is flagged only above ``max(embedding, 3/√n)``.
+  window is flagged only above ``max(embedding, 3/√n)``; and the **MMD** (maximum mean discrepancy, RBF
+  kernel, bandwidth the reference's median pairwise distance) between the window and a reference sample,
+  both centred on the reference mean and randomly projected to 32 dimensions, with a **permutation threshold**: the
+  ``1 − mmd_alpha`` quantile of the MMD over random re-splits of the pooled embeddings (the statistic's
+  own null distribution for these sample sizes). MMD sees changes of shape the mean alone misses.
 
 ``DriftReference`` is plain JSON (``drift_reference.json`` inside the model directory, so it travels with
 the registered version). ``compare`` returns a ``DriftReport`` whose ``signals`` map one-to-one onto the
@@ -46,6 +50,8 @@ class Thresholds:
     ks_statistic: float = 0.1
     category_psi: float = 0.2
     embedding: float = 0.25
+    mmd_alpha: float = 0.01
+    mmd_permutations: int = 200
     min_samples: int = 30
 
 
@@ -64,6 +70,10 @@ class EmbeddingReference:
     mean: list[float]
     rms: float
     n: int
+    projection_seed: int = 0  # the random projection (k × d) the sample lives in: ``_projection(d, k, seed)``
+    components: int = 0
+    sample: list[list[float]] = field(default_factory=list)  # reference rows, centred and projected (m × k)
+    bandwidth: float = 0.0  # RBF kernel bandwidth: median pairwise distance of the projected sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +212,67 @@ def category_fractions(values: Sequence[Any]) -> dict[str, float]:
     return {str(k): int(v) / total for k, v in counts.items()}
 
 
-def embedding_reference(embeddings: np.ndarray) -> EmbeddingReference:
+def embedding_reference(embeddings: np.ndarray, *, components: int = 32, sample_size: int = 200,
+                        random_state: int = 0) -> EmbeddingReference:
     emb = np.asarray(embeddings, dtype=np.float64)
     if emb.ndim != 2 or len(emb) < 2:
         raise InvalidInput("Embeddings must be a 2-D array with at least two rows.")
     mean = emb.mean(axis=0)
     rms = float(np.sqrt(np.mean(np.sum((emb - mean) ** 2, axis=1))))
-    return EmbeddingReference(mean=mean.tolist(), rms=max(rms, 1e-12), n=len(emb))
+    basis = _projection(emb.shape[1], components, random_state)
+    rng = np.random.default_rng(random_state)
+    rows = emb if len(emb) <= sample_size else emb[rng.choice(len(emb), sample_size, replace=False)]
+    sample = (rows - mean) @ basis.T
+    return EmbeddingReference(mean=_rounded(mean), rms=max(rms, 1e-12), n=len(emb),
+                              projection_seed=random_state, components=components,
+                              sample=[_rounded(r) for r in sample], bandwidth=_median_distance(sample))
+
+
+def _projection(dim: int, components: int, seed: int) -> np.ndarray:
+    """A fixed Gaussian random projection (k × d), rebuilt from its seed: distances kept up to ≈ 1/√k
+    (Johnson–Lindenstrauss), and, unlike principal components fitted on the reference sample, no bias for it."""
+    return np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(components), (components, dim))
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [float(f"{v:.7g}") for v in np.asarray(values, dtype=np.float64)]
+
+
+def _median_distance(x: np.ndarray) -> float:
+    d = np.sqrt(np.maximum(_sq_dist(x, x), 0.0))
+    upper = d[np.triu_indices(len(x), k=1)]
+    return float(np.median(upper)) if upper.size and np.median(upper) > 0 else 1.0
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T)
+
+
+def _mmd2(kernel: np.ndarray, first: np.ndarray) -> float:
+    """Biased MMD² from the pooled kernel matrix; ``first`` marks the rows of the first sample."""
+    a, b = first, ~first
+    return float(kernel[np.ix_(a, a)].mean() + kernel[np.ix_(b, b)].mean() - 2 * kernel[np.ix_(a, b)].mean())
+
+
+def embedding_mmd(reference: EmbeddingReference, embeddings: np.ndarray, *, permutations: int = 200,
+                  alpha: float = 0.01, max_rows: int = 400, random_state: int = 0) -> tuple[float, float]:
+    """(MMD², its permutation threshold at level ``alpha``) of the window vs the reference sample."""
+    if not reference.components or not reference.sample:
+        raise InvalidInput("This drift reference has no embedding sample (saved before MMD existed).")
+    emb = np.asarray(embeddings, dtype=np.float64)
+    if emb.ndim != 2 or emb.shape[1] != len(reference.mean):
+        raise InvalidInput(f"Embeddings must have {len(reference.mean)} columns.")
+    rng = np.random.default_rng(random_state)
+    if len(emb) > max_rows:
+        emb = emb[rng.choice(len(emb), max_rows, replace=False)]
+    basis = _projection(emb.shape[1], reference.components, reference.projection_seed)
+    current = (emb - np.asarray(reference.mean)) @ basis.T
+    pooled = np.vstack([np.asarray(reference.sample), current])
+    kernel = np.exp(-_sq_dist(pooled, pooled) / (2 * reference.bandwidth**2))
+    is_ref = np.arange(len(pooled)) < len(reference.sample)
+    observed = _mmd2(kernel, is_ref)
+    null = [_mmd2(kernel, rng.permutation(is_ref)) for _ in range(permutations)]
+    return observed, float(np.quantile(null, 1 - alpha))
 
 
 def embedding_shift(reference: EmbeddingReference, embeddings: np.ndarray) -> float:
@@ -229,7 +293,7 @@ def build_reference(*, tabular: pd.DataFrame | None = None, categories: Mapping[
     sizes = [len(tabular)] if tabular is not None else []
     sizes += [len(v) for v in (categories or {}).values()] + ([len(embeddings)] if embeddings is not None else [])
     return DriftReference(features=feats, categories=cats,
-                          embedding=embedding_reference(embeddings) if embeddings is not None else None,
+                          embedding=embedding_reference(embeddings, random_state=random_state) if embeddings is not None else None,
                           n=max(sizes, default=0), created_at=datetime.now(UTC).isoformat())
 
 
@@ -289,9 +353,15 @@ def compare(reference: DriftReference, *, model: str, tabular: pd.DataFrame | No
             plots[key] = plot
     if embeddings is not None and reference.embedding is not None and len(embeddings):
         shift = embedding_shift(reference.embedding, embeddings)
-        limit = max(thresholds.embedding, 3.0 / np.sqrt(len(embeddings)))
-        signals.append(Signal("embedding.shift", "embedding", shift, limit, shift > limit,
-                              {"n": len(embeddings), "null_level": 1.0 / np.sqrt(len(embeddings))}))
+        limit = float(max(thresholds.embedding, 3.0 / np.sqrt(len(embeddings))))
+        signals.append(Signal("embedding.shift", "embedding", shift, limit, bool(shift > limit),
+                              {"n": len(embeddings), "null_level": float(1.0 / np.sqrt(len(embeddings)))}))
+        if reference.embedding.sample:
+            mmd, mmd_limit = embedding_mmd(reference.embedding, embeddings, permutations=thresholds.mmd_permutations,
+                                           alpha=thresholds.mmd_alpha)
+            signals.append(Signal("embedding.mmd", "mmd", mmd, mmd_limit, bool(mmd > mmd_limit),
+                                  {"n": len(embeddings), "permutations": thresholds.mmd_permutations,
+                                   "alpha": thresholds.mmd_alpha}))
     return DriftReport(model=model, n_current=n, n_reference=reference.n, signals=tuple(signals),
                        created_at=datetime.now(UTC).isoformat(), plots=plots)
 

@@ -72,8 +72,10 @@ def freeze_eval_set(base: pd.DataFrame, path: Path, *, splits: Sequence[str] = E
         frozen = EvalSet(pd.read_csv(path, dtype={"key": str, "label": str, "group": str}))
         missing = frozen.keys - set(base["key"].astype(str))
         if missing:
-            raise Conflict(f"{len(missing)} frozen evaluation examples are missing from the base data.",
-                           details={"examples": sorted(missing)[:5]})
+            raise Conflict(f"{len(missing)} frozen evaluation examples are missing from the base data: the data "
+                           f"changed under the models. To re-freeze deliberately, delete {path} (the next gate "
+                           "scores champion and challenger afresh on the new set).",
+                           details={"examples": sorted(missing)[:5], "eval_set": str(path)})
         return frozen
     rows = base[base["split"].isin(list(splits))].drop(columns=["split"]).reset_index(drop=True)
     if rows.empty:

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +35,11 @@ class TrainedModel:
     metrics: Mapping[str, float] = field(default_factory=dict)
     signature: Signature | None = None
     plots: Mapping[str, str] = field(default_factory=dict)
+
+
+TrainingSetBuilder = Callable[..., tuple[pd.DataFrame, TrainingSetReport]]
+"""``(base, feedback, *, eval_set) → (training frame, report)``: ``build_training_set`` for classifiers
+(corrections relabel photos); the ranker adds collection outcomes instead (``ayni.services.mlops_models``)."""
 
 
 class Trainer(Protocol):
@@ -101,9 +106,9 @@ def gate_callbacks(trainer: Trainer, eval_set: EvalSet) -> tuple[Any, Any]:
 
 def retrain(registry: ModelRegistry, trainer: Trainer, *, model_name: str, base: pd.DataFrame,
             feedback: pd.DataFrame, eval_set: EvalSet, gate: GateConfig, work_dir: Path,
-            report_path: Path | None = None) -> RetrainResult:
-    """Build the next training set, train and register a challenger, and put it through the gate."""
-    frame, report = build_training_set(base, feedback, eval_set=eval_set)
+            report_path: Path | None = None, build: TrainingSetBuilder = build_training_set) -> RetrainResult:
+    """Build the next training set (``build``), train and register a challenger, and put it through the gate."""
+    frame, report = build(base, feedback, eval_set=eval_set)
     challenger = train_and_register(
         registry, trainer, model_name=model_name, frame=frame, eval_set=eval_set, work_dir=work_dir,
         extra_params={"feedback_rows": report.feedback_rows, "corrections_used": report.corrections_used},

@@ -24,6 +24,7 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 CLASSIFIER_OUTCOMES = ("ok", "abstained", "invalid_input", "unavailable", "error")
 MATCH_EVENTS = ("requested", "accepted", "declined", "cancelled", "collected")
 MATCHING_KINDS = ("listing", "partner", "allocation", "route")
+MATCHING_SCORERS = ("rule", "ranker")
 JOB_OUTCOMES = ("success", "failure")
 
 # INEI UBIGEO department codes (first two digits).
@@ -38,6 +39,7 @@ DEPARTMENTS: dict[str, str] = {
 MatchEvent = Literal["requested", "accepted", "declined", "cancelled", "collected"]
 ClassifierFailure = Literal["invalid_input", "unavailable", "error"]
 MatchingKind = Literal["listing", "partner", "allocation", "route"]
+MatchingScorer = Literal["rule", "ranker"]
 
 
 class Capped:
@@ -73,6 +75,7 @@ class Families:
     feedback_accuracy: Gauge
     matching_latency: Histogram
     matching_candidates: Histogram
+    matching_scored: Counter
     matches: Counter
     listings: Counter
     collected_kg: Counter
@@ -127,6 +130,8 @@ def metrics_families() -> Families:
                                    buckets=LATENCY_BUCKETS),
         matching_candidates=Histogram("ayni_matching_candidates", "Candidates considered per request.", ["kind"],
                                       buckets=CANDIDATE_BUCKETS),
+        matching_scored=Counter("ayni_matching_scored", "Rankings by the acceptance model that scored them "
+                                "(rule = cold-start fallback, ranker = learnt champion).", ["kind", "scorer"]),
         matches=Counter("ayni_matches", "Match life-cycle events (acceptance = accepted / (accepted + declined)).",
                         [mc, dep, "event"]),
         listings=Counter("ayni_listings_created", "Listings published.", [mc, dep]),

@@ -45,9 +45,11 @@ from ayni.observability._families import (
     DEPARTMENTS,
     MATCH_EVENTS,
     MATCHING_KINDS,
+    MATCHING_SCORERS,
     ClassifierFailure,
     MatchEvent,
     MatchingKind,
+    MatchingScorer,
     department_label,
     material_label,
     metrics_families,
@@ -109,12 +111,17 @@ def record_feedback_accuracy(*, model: str, accuracy: float) -> None:
     m.feedback_accuracy.labels(m.models(model)).set(accuracy)
 
 
-def record_matching(*, kind: MatchingKind, latency_s: float, candidates: int) -> None:
-    """One ranking or allocation: how long it took and how many candidates it weighed."""
+def record_matching(*, kind: MatchingKind, latency_s: float, candidates: int,
+                    scorer: MatchingScorer | None = None) -> None:
+    """One ranking or allocation: how long it took, how many candidates it weighed and, for a ranking,
+    which acceptance model scored it (``rule``: the cold-start fallback, ``ranker``: the learnt champion,
+    whose version is ``ayni_model_info{model="ranker"}``)."""
     m = metrics_families()
     label = one_of(kind, MATCHING_KINDS)
     m.matching_latency.labels(label).observe(max(latency_s, 0.0))
     m.matching_candidates.labels(label).observe(max(candidates, 0))
+    if scorer is not None:
+        m.matching_scored.labels(label, one_of(scorer, MATCHING_SCORERS)).inc()
 
 
 def record_match_event(*, event: MatchEvent, material: str | None, ubigeo: str | None) -> None:

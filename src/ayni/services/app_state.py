@@ -1,15 +1,20 @@
 """The per-process objects an application shares between requests, kept on ``app.state`` and created on
-first use (none of them at start-up): the API routes and the web pages get the same instances here."""
+first use (none of them at start-up): the API routes and the web pages get the same instances here.
+``start_champion_watcher`` (called by the lifespan) keeps the served models up to date with the registry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ayni.services.acceptance import RANKER, HistoryCache, ServedAcceptance, load_ranker
 from ayni.services.forecasting import SupplyForecaster
+from ayni.services.housekeeping import Housekeeper
 from ayni.services.matching import PartnerCatalog
 from ayni.services.model_jobs import ModelOps
+from ayni.services.serving import ChampionWatcher
 from ayni.services.throttle import LoginThrottle
+from ayni.storage.engine import make_session_factory, transaction
 
 T = TypeVar("T")
 
@@ -37,3 +42,37 @@ def supply_forecaster(state: Any) -> SupplyForecaster:
 def model_ops(state: Any) -> ModelOps:
     return _shared(state, "model_ops", lambda: ModelOps(state.settings, state.session_factory,
                                                         getattr(state, "champion_watcher", None)))
+
+
+def served_acceptance(state: Any) -> ServedAcceptance:
+    """The acceptance estimator matching uses: the registry's ranker champion once loaded, else the rule.
+    Its interaction history is rebuilt in the background on a connection of its own from the engine."""
+    def make() -> ServedAcceptance:
+        factory = make_session_factory(state.engine)
+        return ServedAcceptance(history=HistoryCache(sessions=lambda: transaction(factory, read_only=True)))
+
+    return _shared(state, "served_acceptance", make)
+
+
+def start_champion_watcher(state: Any, *, vision: bool) -> ChampionWatcher | None:
+    """Start watching the registry (every ``AYNI_VISION__REGISTRY_REFRESH_S`` seconds; 0 = never): the
+    ranker's champion always, the classifier's when ``vision`` (it then replaces ``state.classifier``,
+    which serves meanwhile). The first check runs in the watcher's thread, so start-up never waits."""
+    settings = state.settings
+    if settings.vision.registry_refresh_s <= 0:
+        return None
+    watcher = ChampionWatcher(settings, interval_s=settings.vision.registry_refresh_s)
+    if vision:
+        watcher.watch_vision(fallback=state.classifier, publish=lambda model: setattr(state, "classifier", model))
+    watcher.watch(RANKER, load_ranker, publish=served_acceptance(state).serve)
+    state.champion_watcher = watcher
+    watcher.start()
+    return watcher
+
+
+def start_housekeeper(state: Any) -> Housekeeper:
+    """Expire listings every ``AYNI_LISTINGS__EXPIRE_EVERY_S`` seconds (0 = never) in a daemon thread."""
+    factory = make_session_factory(state.engine)
+    keeper = Housekeeper(lambda: transaction(factory), interval_s=state.settings.listings.expire_every_s)
+    keeper.start()
+    return keeper

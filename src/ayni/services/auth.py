@@ -107,12 +107,17 @@ def login(session: Session, *, email: str, password: str, kind: str, settings: A
 
 
 def authenticate(session: Session, token: str) -> User:
+    """The active user ``token`` belongs to, read with its token in one query (every request does this)."""
     now = datetime.now(UTC)
-    row = session.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    found = session.execute(
+        select(User, AuthToken.revoked_at, AuthToken.expires_at)
+        .join(AuthToken, AuthToken.user_id == User.id)
+        .where(AuthToken.token_hash == token_digest(token))
+    ).first()
+    if found is None or found.revoked_at is not None or found.expires_at <= now:
         raise NotAuthenticated("Your session has expired or was signed out. Please log in again.")
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    user: User = found.User
+    if not user.is_active:
         raise NotAuthenticated("This account is disabled.")
     return user
 
@@ -121,6 +126,7 @@ def logout(session: Session, token: str) -> None:
     row = session.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
     if row is not None and row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        audit(session, actor=session.get(User, row.user_id), action="user.logout", entity="user", entity_id=row.user_id)
 
 
 def revoke_all(session: Session, user: User) -> int:

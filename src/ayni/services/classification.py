@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from ayni.errors import InvalidInput, ModelUnavailable, PayloadTooLarge, Unsuppo
 from ayni.observability import metrics
 from ayni.storage.tables import PartnerMaterial
 from ayni.vision import Classifier, Prediction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,14 @@ def classify(session: Session, classifier: Classifier | None, data: bytes) -> Cl
     except (InvalidInput, PayloadTooLarge, UnsupportedMediaType):
         metrics.record_classification_failure(reason="invalid_input")
         raise
+    except ModelUnavailable:
+        raise
+    except Exception as exc:  # the model file was loaded but inference fails (corrupt weights, runtime error)
+        log.exception("the classifier failed on a valid photo")
+        metrics.record_classification_failure(reason="unavailable")
+        raise ModelUnavailable(
+            "The photo classifier failed on this photo and is being looked at; choose the material by hand."
+        ) from exc
     metrics.record_classification(material=prediction.material, confidence=prediction.confidence,
                                   abstained=prediction.abstained, latency_s=time.perf_counter() - start,
                                   model_version=prediction.model_version)

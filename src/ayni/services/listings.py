@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_listing_transition
 from ayni.domain.materials import get_material, sellable
 from ayni.domain.money import to_kg
-from ayni.errors import InvalidInput, NotFound, PermissionDenied
+from ayni.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied, UnsupportedMediaType
 from ayni.observability import metrics
 from ayni.services import media
 from ayni.services._common import Page, audit, paginate
@@ -21,6 +22,7 @@ from ayni.settings import UploadSettings
 from ayni.storage.tables import Feedback, Listing, Match, Producer, User
 from ayni.vision import Classifier
 
+log = logging.getLogger(__name__)
 ACTIVE_MATCH = (MatchStatus.PROPOSED.value, MatchStatus.ACCEPTED.value)
 MAX_WINDOW = timedelta(days=90)
 
@@ -223,23 +225,32 @@ def attach_photo(
     media_dir: Path,
     classifier: Classifier | None = None,
 ) -> Listing:
-    """Check the photo first, then write it; a bad photo writes nothing. When the listing has no prediction
-    yet and a classifier is loaded, the photo's predicted class and confidence are kept with the listing.
-    A replaced photo's file is left on disk (never deleted before the new one is committed)."""
+    """Check the photo first, then write it; a bad photo writes nothing, and a transaction rolled back after
+    the write removes the file. When the listing has no prediction yet and a classifier is loaded, the
+    photo's predicted class and confidence are kept with the listing. A replaced photo's file is left on
+    disk (never deleted before the new one is committed)."""
     listing = my_listing(session, user, listing_id, for_update=True)
     ext = media.check_image(data, content_type=content_type, limits=limits)
     if classifier is not None and listing.predicted_material is None:
-        prediction = classifier.predict(data)
-        listing.predicted_material, listing.predicted_confidence = prediction.material, prediction.confidence
-        listing.model_version = prediction.model_version
+        _predict_into(listing, classifier, data)
     listing.photo_path = media.store_photo(data, ext=ext, media_dir=media_dir)
-    try:
-        session.flush()
-    except Exception:
-        media.remove_photo(listing.photo_path, media_dir=media_dir)
-        raise
+    media.discard_on_rollback(session, listing.photo_path, media_dir=media_dir)
+    session.flush()
     audit(session, actor=user, action="listing.photo", entity="listing", entity_id=listing.id)
     return listing
+
+
+def _predict_into(listing: Listing, classifier: Classifier, data: bytes) -> None:
+    """Keep the classifier's answer with the listing; a classifier that fails does not stop the upload."""
+    try:
+        prediction = classifier.predict(data)
+    except (InvalidInput, PayloadTooLarge, UnsupportedMediaType):
+        raise
+    except Exception:  # noqa: BLE001 - a broken model must not cost the producer their photo
+        log.exception("classifier failed on an uploaded photo; stored without a prediction")
+        return
+    listing.predicted_material, listing.predicted_confidence = prediction.material, prediction.confidence
+    listing.model_version = prediction.model_version
 
 
 def set_status(session: Session, listing: Listing, target: ListingStatus) -> None:
@@ -253,7 +264,7 @@ def cancel_listing(session: Session, user: User, listing_id: int) -> Listing:
 
     listing = my_listing(session, user, listing_id, for_update=True)
     set_status(session, listing, ListingStatus.CANCELLED)
-    release_active_matches(session, listing, reason="listing cancelled by the producer")
+    release_active_matches(session, listing, reason="listing cancelled by the producer", actor=user)
     audit(session, actor=user, action="listing.cancelled", entity="listing", entity_id=listing.id)
     return listing
 
@@ -276,5 +287,6 @@ def expire_listings(session: Session, *, now: datetime | None = None) -> int:
     ).all()
     for listing in rows:
         set_status(session, listing, ListingStatus.EXPIRED)
-        release_active_matches(session, listing, reason="listing expired")
+        release_active_matches(session, listing, reason="listing expired", actor=None)
+        audit(session, actor=None, action="listing.expired", entity="listing", entity_id=listing.id)
     return len(rows)

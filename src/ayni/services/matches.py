@@ -185,6 +185,8 @@ def accept(session: Session, user: User, match_id: int, *, pickup_date: date | N
         )
     ):
         other.status = MatchStatus.CANCELLED.value
+        audit(session, actor=user, action="match.cancelled", entity="match", entity_id=other.id,
+              reason=f"another partner's match {match.id} was accepted")
     _event(session, match, "accepted")
     audit(session, actor=user, action="match.accepted", entity="match", entity_id=match.id, pickup=day.isoformat())
     return match
@@ -268,10 +270,12 @@ def _reopen_if_orphan(session: Session, listing: Listing) -> None:
         set_status(session, listing, ListingStatus.OPEN)
 
 
-def release_active_matches(session: Session, listing: Listing, *, reason: str) -> None:
+def release_active_matches(session: Session, listing: Listing, *, reason: str, actor: User | None) -> None:
+    """Cancel the listing's open matches and give back their capacity; ``actor`` is ``None`` for the system."""
     for match in session.scalars(select(Match).where(Match.listing_id == listing.id, Match.status.in_(ACTIVE_MATCH))):
         release_capacity(session, match)
         match.status, match.decline_reason = MatchStatus.CANCELLED.value, reason
+        audit(session, actor=actor, action="match.cancelled", entity="match", entity_id=match.id, reason=reason)
 
 
 def list_matches(session: Session, user: User, *, status: str | None, limit: int, offset: int) -> Page[Match]:

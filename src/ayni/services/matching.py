@@ -14,8 +14,8 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -33,20 +33,22 @@ from ayni.matching.candidates import candidates_for_listing, listings_for_partne
 from ayni.matching.entities import Candidate, ListingInput, MaterialOffer, PartnerOffer, Recommendation
 from ayni.matching.impact import PERU_CAVEAT_EN, EmissionFactors, co2e_avoided, load_emission_factors
 from ayni.matching.index import ListingIndex, PartnerIndex
+from ayni.matching.ranker import LearntAcceptance
 from ayni.matching.scoring import (
     AcceptanceEstimator,
     RuleAcceptance,
     ScoringConfig,
-    rank_candidates,
     transport_cents,
 )
 from ayni.observability import metrics
 from ayni.services._common import audit, require_role
+from ayni.services._ranking import p_pairs, rank_exact, rank_monotone, scorer_label, week_start
 from ayni.services.listings import get_listing
 from ayni.services.profiles import WEEKDAYS, my_partner
 from ayni.storage.tables import CapacityReservation, Listing, Match, Partner, Producer, User
 
 if TYPE_CHECKING:
+
     from ayni.matching.allocation import AllocationResult
     from ayni.matching.arcs import ArcTable
     from ayni.matching.routing import Route, RouteConfig
@@ -64,10 +66,6 @@ def emission_factors(data_dir: Path) -> EmissionFactors | None:
     except InvalidInput:
         log.warning("unreadable emission factors at %s; CO2e unknown", path)
         return None
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def partner_offer(partner: Partner, *, reserved: dict[str, Decimal] | None = None) -> PartnerOffer:
@@ -112,39 +110,14 @@ class PartnerCatalog:
             return self._index
 
 
-def _reserved(session: Session, keys: set[tuple[int, str, date]]) -> dict[tuple[int, str, date], Decimal]:
-    if not keys:
-        return {}
-    rows = session.execute(select(CapacityReservation.partner_id, CapacityReservation.material,
-                                  CapacityReservation.week_start, CapacityReservation.reserved_kg)
-                           .where(CapacityReservation.partner_id.in_({k[0] for k in keys}),
-                                  CapacityReservation.week_start.in_({k[2] for k in keys}))).all()
-    return {(p, m, w): kg for p, m, w, kg in rows if (p, m, w) in keys}
-
-
-def _live(candidates: list[Candidate], reserved: dict[tuple[int, str, date], Decimal], index: PartnerIndex,
-          listing: ListingInput) -> list[Candidate]:
-    """The candidates that still have room for the listing, with their live capacity and fill rate."""
-    out = []
-    for c in candidates:
-        offer = index.by_id[c.partner_id].offer_for(listing.material)
-        assert offer is not None
-        left = offer.weekly_capacity_kg - reserved.get((c.partner_id, c.offer_material, week_start(c.pickup_date)), 0)
-        if left >= listing.kg:
-            fill = float(1 - left / offer.weekly_capacity_kg) if offer.weekly_capacity_kg > 0 else 1.0
-            out.append(replace(c, capacity_left_kg=left, offer_fill_rate=fill))
-    return out
-
-
 def recommend(session: Session, user: User, listing_id: int, *, catalog: PartnerCatalog,
               estimator: AcceptanceEstimator | None = None, top_k: int = 10,
               now: datetime | None = None) -> list[Recommendation]:
     """The partners that can take this listing, best expected value to the producer first.
 
-    Candidates come from the cached index at full capacity, so their values are optimistic (reserved
-    capacity only lowers P(accept) through the fill rate, or removes a candidate). Live capacity is then
-    read in batches, best optimistic value first, until the k-th best live value beats every optimistic
-    value left: the result equals ranking every candidate at live capacity, for a few rows read."""
+    ``estimator`` gives P(accept and collect): the rule by default, or the served learnt ranker
+    (``services.acceptance``). Every recommendation says which (``p_source``); if the learnt model fails
+    on a request, that request is ranked by the rule instead (logged) rather than failing."""
     listing = get_listing(session, user, listing_id)
     if user.role not in (Role.PRODUCER.value, Role.ADMIN.value):
         raise PermissionDenied("Only the listing's producer (or an admin) can see its ranked partners.")
@@ -152,39 +125,24 @@ def recommend(session: Session, user: User, listing_id: int, *, catalog: Partner
         return []
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    estimator = estimator or RuleAcceptance()
     li = listing_input(listing)
     index = catalog.index(session)
     optimistic = candidates_for_listing(li, index, not_before=now.date())
-    config = ScoringConfig()
     if not optimistic:
         metrics.record_matching(kind="listing", latency_s=time.perf_counter() - started, candidates=0)
         return []
-    p = estimator.p_accept(li, optimistic, now=now)
-    values = [round(float(pi) * c.gross_cents) - transport_cents(c.distance_km, config=config)
-              for pi, c in zip(p, optimistic, strict=True)]
-    order = sorted(range(len(optimistic)), key=lambda i: -values[i])
-    live: list[Candidate] = []
-    batch = max(2 * top_k, 20)
-    for start in range(0, len(order), batch):
-        chunk = [optimistic[i] for i in order[start:start + batch]]
-        keys = {(c.partner_id, c.offer_material, week_start(c.pickup_date)) for c in chunk}
-        live += _live(chunk, _reserved(session, keys), index, li)
-        nxt = start + batch
-        if len(live) >= top_k and nxt < len(order):
-            live_values = sorted((v for v in _values(li, live, estimator, now, config)), reverse=True)
-            if live_values[top_k - 1] >= values[order[nxt]]:
-                break
-    ranked = rank_candidates(li, live, estimator=estimator, now=now, config=config, top_k=top_k)
-    metrics.record_matching(kind="listing", latency_s=time.perf_counter() - started, candidates=len(live))
+    rule = RuleAcceptance()
+    if estimator is None or isinstance(estimator, RuleAcceptance):
+        ranked, weighed = rank_monotone(session, li, optimistic, index, estimator or rule, now=now, top_k=top_k)
+    else:
+        try:
+            ranked, weighed = rank_exact(session, li, optimistic, index, estimator, now=now, top_k=top_k)
+        except Exception:  # noqa: BLE001 - a broken learnt model must not fail the request
+            log.exception("learnt acceptance failed for listing %s; ranked by the rule", listing_id)
+            ranked, weighed = rank_monotone(session, li, optimistic, index, rule, now=now, top_k=top_k)
+    metrics.record_matching(kind="listing", latency_s=time.perf_counter() - started, candidates=weighed,
+                            scorer=scorer_label(ranked))
     return ranked
-
-
-def _values(listing: ListingInput, candidates: list[Candidate], estimator: AcceptanceEstimator, now: datetime,
-            config: ScoringConfig) -> list[int]:
-    p = estimator.p_accept(listing, candidates, now=now)
-    return [round(float(pi) * c.gross_cents) - transport_cents(c.distance_km, config=config)
-            for pi, c in zip(p, candidates, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +151,7 @@ class Opportunity:
     candidate: Candidate
     p_accept: float
     expected_net_cents: int
+    p_source: str = "rule"  # "model" when the learnt ranker scored it
 
 
 PREFILTER = 500  # listings scored per opportunities request: the largest, then nearest, the partner can take
@@ -227,17 +186,21 @@ def opportunities(session: Session, user: User, *, estimator: AcceptanceEstimato
               for r in rows]
     pairs = listings_for_partner(offer, ListingIndex(inputs), not_before=now.date(), limit=PREFILTER) if inputs else []
     estimator = estimator or RuleAcceptance()
+    try:
+        p_all = p_pairs(estimator, pairs, now=now)
+    except Exception:  # noqa: BLE001 - a broken learnt model must not fail the request
+        log.exception("learnt acceptance failed for partner %s's opportunities; scored by the rule", partner.id)
+        estimator = RuleAcceptance()
+        p_all = p_pairs(estimator, pairs, now=now)
     config = ScoringConfig()
-    scored = []
-    for li, c in pairs:
-        p = float(estimator.p_accept(li, [c], now=now)[0])
-        scored.append((round(p * c.gross_cents) - transport_cents(c.distance_km, config=config), c, p))
+    scored = [(round(p * c.gross_cents) - transport_cents(c.distance_km, config=config), c, p)
+              for (_, c), p in zip(pairs, p_all, strict=True)]
     scored.sort(key=lambda x: (-x[0], x[1].distance_km, x[1].listing_id))
     best = scored[:limit]
     full = {x.id: x for x in session.scalars(select(Listing).where(Listing.id.in_([c.listing_id for _, c, _ in best])))}
-    metrics.record_matching(kind="partner", latency_s=time.perf_counter() - started, candidates=len(pairs))
-    return [Opportunity(full[c.listing_id], c, p, net) for net, c, p in best]
-
+    metrics.record_matching(kind="partner", latency_s=time.perf_counter() - started, candidates=len(pairs),
+                            scorer="ranker" if estimator.source == LearntAcceptance.source else "rule")
+    return [Opportunity(full[c.listing_id], c, p, net, estimator.source) for net, c, p in best]
 
 
 def _this_week(session: Session, partner_id: int, today: date) -> dict[str, Decimal]:

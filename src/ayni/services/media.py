@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
-from ayni.errors import NotFound, UnsupportedMediaType
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ayni.errors import InsufficientStorage, NotFound, ServiceUnavailable, UnsupportedMediaType
 from ayni.settings import UploadSettings
 from ayni.vision.preprocess import PreprocessParams, decode_image, sniff_format
 
+log = logging.getLogger(__name__)
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}
 ACCEPTED_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/octet-stream"}
 
@@ -29,14 +36,37 @@ def check_image(data: bytes, *, content_type: str | None, limits: UploadSettings
 
 
 def store_photo(data: bytes, *, ext: str, media_dir: Path) -> str:
-    """Write the bytes under a new random name (atomically) and return the path relative to ``media_dir``."""
+    """Write the bytes under a new random name (atomically) and return the path relative to ``media_dir``.
+
+    A full disk (or any other write error) leaves nothing behind: the partial file is removed and
+    ``InsufficientStorage`` (507) or ``ServiceUnavailable`` (503) is raised."""
     rel = Path("photos") / secrets.token_hex(2) / f"{secrets.token_hex(16)}.{ext}"
     target = media_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.error("cannot store a photo under %s: %s", media_dir, exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage(
+                "The server has no room left to store photos; nothing was saved. Publish the listing without "
+                "a photo, or try again later.") from exc
+        raise ServiceUnavailable("Photos cannot be stored right now; nothing was saved. Try again later.") from exc
     return rel.as_posix()
+
+
+def discard_on_rollback(session: Session, rel: str, *, media_dir: Path) -> None:
+    """Remove the stored file ``rel`` if ``session``'s transaction is rolled back (no orphan files when the
+    database refuses the change after the photo was written)."""
+
+    def discard(_session: Session, previous: Any) -> None:
+        if previous.parent is None:  # the request's transaction, not a savepoint inside it
+            remove_photo(rel, media_dir=media_dir)
+
+    event.listen(session, "after_soft_rollback", discard)
 
 
 def remove_photo(rel: str, *, media_dir: Path) -> None:

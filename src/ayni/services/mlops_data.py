@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ayni.matching.index import haversine_km_pairs
-from ayni.mlops.feedback import FEEDBACK_COLUMNS
-from ayni.storage.tables import Feedback, Listing, Match, Partner
+from ayni.mlops.feedback import FEEDBACK_COLUMNS, collection_outcomes
+from ayni.storage.tables import Feedback, Listing, Match, Partner, Producer
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +88,48 @@ def prediction_window(session: Session, *, since: datetime, media_dir: Path | No
 
 
 def match_outcomes(session: Session, *, since: datetime | None = None) -> pd.DataFrame:
-    """Decided offers (accepted, declined, collected) as ``ayni.mlops.validation.INTERACTIONS`` rows."""
+    """Decided offers (accepted, declined, collected) as ``ayni.mlops.validation.INTERACTIONS`` rows.
+
+    Each row also carries what the ranker can use from the database (match id, partner radius and kind,
+    producer kind, the photo's confidence, when the listing was published)."""
     decided = ("accepted", "declined", "collected", "cancelled")
-    stmt = select(Match, Listing, Partner).join(Listing, Listing.id == Match.listing_id).join(
-        Partner, Partner.id == Match.partner_id).where(Match.status.in_(decided))
+    stmt = select(Match, Listing, Partner, Producer).join(Listing, Listing.id == Match.listing_id).join(
+        Partner, Partner.id == Match.partner_id).join(Producer, Producer.id == Listing.producer_id).where(
+        Match.status.in_(decided))
     if since is not None:
         stmt = stmt.where(Match.updated_at >= since)
     rows = []
-    for match, listing, partner in session.execute(stmt.order_by(Match.id)):
+    for match, listing, partner, producer in session.execute(stmt.order_by(Match.id)):
         dist = float(haversine_km_pairs(np.array([listing.latitude]), np.array([listing.longitude]),
                                         np.array([partner.latitude]), np.array([partner.longitude]))[0])
         rows.append({
-            "listing_id": listing.id, "partner_id": partner.id, "producer_id": listing.producer_id,
-            "material": match.material, "kg": float(listing.estimated_kg), "distance_km": dist,
-            "price_cents_per_kg": match.agreed_price_cents_per_kg,
+            "match_id": match.id, "listing_id": listing.id, "partner_id": partner.id,
+            "producer_id": listing.producer_id, "material": match.material, "kg": float(listing.estimated_kg),
+            "distance_km": dist, "price_cents_per_kg": match.agreed_price_cents_per_kg,
             "accepted": match.status in ("accepted", "collected"), "collected": match.status == "collected",
             "weighed_kg": float(match.weighed_kg) if match.weighed_kg is not None else None,
             "paid_cents": match.paid_cents, "decided_at": match.updated_at,
+            "radius_km": float(partner.service_radius_km), "partner_kind": partner.kind, "producer_kind": producer.kind,
+            "photo_confidence": listing.predicted_confidence, "created_at": listing.created_at,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def ranker_outcomes(session: Session, *, media_dir: Path, since: datetime | None = None) -> pd.DataFrame:
+    """The ranker's real labels: decided matches, with weighed kg and price paid from collection feedback.
+
+    One row per match: a collection-outcome feedback row (the producer confirmed the hand-over, weighed kg,
+    soles paid) overrides what the match row says; its id is kept as ``feedback_id`` (provenance)."""
+    matches = match_outcomes(session, since=since)
+    if matches.empty:
+        return matches
+    outcomes = collection_outcomes(feedback_frame(session, media_dir=media_dir, since=since))
+    outcomes = outcomes[outcomes["match_id"].notna()].drop_duplicates("match_id", keep="last")
+    fb = outcomes.set_index(outcomes["match_id"].astype(int))
+    ids = matches["match_id"].astype(int)
+    hit = ids.isin(fb.index)
+    for col in ("collected", "weighed_kg", "paid_cents"):
+        matches.loc[hit, col] = fb.loc[ids[hit], col].to_numpy()
+    matches.loc[hit, "accepted"] = True
+    matches["feedback_id"] = ids.map(fb["id"]) if len(fb) else None
+    return matches

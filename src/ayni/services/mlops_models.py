@@ -7,10 +7,11 @@ base data (a table with ``key``, ``label``, ``split``), the ``Trainer`` and the 
   profile's loop stage);
 * ``vision``: the photo classifier (``ayni.vision``): base data is the split manifest, a challenger is a
   ``fast`` training run on base + corrected photos, scored with the served ONNX model on the frozen test
-  rows, and checked for invariance to a horizontal flip and a minimum accuracy.
-
-The match ranker and the forecaster join when their packages expose a train/evaluate function on a
-frame (see docs/mlops.md, "Adding a model").
+  rows, and checked for invariance to a horizontal flip and a minimum accuracy;
+* ``ranker``: the match acceptance model (``ayni.matching.AcceptanceModel``), on the simulated interaction
+  log plus the platform's decided matches, gated on NDCG@10 over the last weeks (``_mlops_ranker``);
+* ``forecaster``: the annual district supply model the product serves (``ayni.forecast``), gated on
+  MASE over the latest year (``_mlops_forecaster``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from ayni.domain.materials import CLASSES
 from ayni.errors import InvalidInput
 from ayni.mlops.drift import build_reference, image_quality, image_signals
-from ayni.mlops.feedback import freeze_eval_set
+from ayni.mlops.feedback import build_training_set, freeze_eval_set
 from ayni.mlops.promotion import (
     CheckResult,
     GateConfig,
@@ -40,8 +42,9 @@ from ayni.mlops.promotion import (
     run_gate,
 )
 from ayni.mlops.registry import ModelRegistry, ModelVersion
-from ayni.mlops.retrain import TrainedModel, Trainer, gate_callbacks
+from ayni.mlops.retrain import TrainedModel, Trainer, TrainingSetBuilder, gate_callbacks
 from ayni.mlops.tiny import TinyTrainer
+from ayni.services import _mlops_forecaster, _mlops_ranker
 from ayni.services._common import audit
 from ayni.storage.tables import User
 
@@ -55,6 +58,9 @@ class ModelSpec:
     base: Callable[[], pd.DataFrame]
     gate: GateConfig
     reference: Callable[[Path, pd.DataFrame], None] | None = None  # drift reference for a pipeline-built model
+    training_set: TrainingSetBuilder = build_training_set  # base + feedback → the next training set
+    # what this model learns from in the database (default: ``mlops_data.feedback_frame``)
+    feedback: Callable[[Session, Path, datetime | None], pd.DataFrame] | None = None
 
 
 def read_base_csv(path: Path) -> pd.DataFrame:
@@ -106,7 +112,7 @@ class VisionTrainer:
                                                        "random_state": self.random_state}, metrics=metrics)
 
     def save_reference(self, model_dir: Path, frame: pd.DataFrame, *, limit: int = 400) -> None:
-        """Drift reference from the validation photos: confidence, predicted-class mix, image quality."""
+        """Drift reference from the validation photos: confidence, class mix, image quality, embeddings."""
         from ayni.vision.predict import Classifier
 
         val = frame[frame["split"] == "val"]
@@ -118,7 +124,8 @@ class VisionTrainer:
         prob = np.stack([clf.predict_proba(Path(p).read_bytes()) for p in val["path"]])
         conf, mix = image_signals(prob, clf.meta.classes)
         quality = image_quality([_pixels(Path(p)) for p in val["path"]])
-        build_reference(tabular=pd.concat([quality, conf], axis=1), categories=mix).save(model_dir)
+        emb = clf.embed([Path(p).read_bytes() for p in val["path"]]) if clf.has_features else None
+        build_reference(tabular=pd.concat([quality, conf], axis=1), categories=mix, embeddings=emb).save(model_dir)
 
     def evaluate(self, model_dir: Path, eval_frame: pd.DataFrame) -> dict[str, float]:
         from ayni.vision.evaluate import evaluate_split
@@ -166,23 +173,52 @@ def _flip(data: bytes) -> bytes:
 
 
 def model_specs(*, var_dir: Path, data_dir: Path, base_path: Path | None = None,
-                margin: float | None = None) -> dict[str, ModelSpec]:
-    """The models ``ayni promote / retrain`` can act on. ``base_path`` overrides the base data's location."""
+                margin: float | None = None, test_weeks: int = 1, test_year: int | None = None,
+                ) -> dict[str, ModelSpec]:
+    """The models ``ayni promote / retrain`` can act on. ``base_path`` overrides the base data's location
+    (tiny: CSV; vision: split manifest; ranker: interaction log; forecaster: MINAM generation table)."""
     tiny_base = base_path or var_dir / "mlops" / "tiny" / "base.csv"
     manifest = base_path or Path("data/manifests/vision_split.csv")
+    interactions = base_path or Path("data/interactions/interactions.csv")
+    generation = base_path or _mlops_forecaster.generation_path(data_dir)
 
     def vision() -> VisionTrainer:
         return VisionTrainer(data_dir=data_dir, cache_dir=var_dir / "vision" / "cache")
+
+    def ranker_feedback(session: Session, media_dir: Path, since: datetime | None) -> pd.DataFrame:
+        from ayni.services.mlops_data import ranker_outcomes
+
+        return ranker_outcomes(session, media_dir=media_dir, since=since)
+
+    def ranker_base() -> pd.DataFrame:
+        return _mlops_ranker.ranker_base(interactions, test_weeks=test_weeks)
+
+    def forecaster_base() -> pd.DataFrame:
+        return _mlops_forecaster.forecaster_base(generation, test_year=test_year)
+
+    def m(default: float) -> float:
+        return default if margin is None else margin
     return {
         "tiny": ModelSpec("tiny", lambda: TinyTrainer(), lambda: read_base_csv(tiny_base),
-                          GateConfig(metric="accuracy", min_improvement=0.01 if margin is None else margin)),
+                          GateConfig(metric="accuracy", min_improvement=m(0.01))),
         "vision": ModelSpec(
             "vision",
             lambda: vision(),
             lambda: manifest_base(manifest, data_dir),
-            GateConfig(metric="accuracy", min_improvement=0.005 if margin is None else margin,
-                       guards={"macro_f1": 0.01}),
+            GateConfig(metric="accuracy", min_improvement=m(0.005), guards={"macro_f1": 0.01}),
             reference=lambda path, frame: vision().save_reference(path, frame),
+        ),
+        "ranker": ModelSpec(
+            "ranker", lambda: _mlops_ranker.RankerTrainer(), ranker_base,
+            GateConfig(metric="ndcg_at_10", min_improvement=m(0.005), guards={"log_loss": 0.02},
+                       lower_is_better=frozenset({"log_loss"})),
+            training_set=_mlops_ranker.ranker_training_set, feedback=ranker_feedback,
+        ),
+        "forecaster": ModelSpec(
+            "forecaster", lambda: _mlops_forecaster.ForecasterTrainer(), forecaster_base,
+            GateConfig(metric="mase", higher_is_better=False, min_improvement=m(0.01)),
+            training_set=_mlops_forecaster.forecaster_training_set,
+            feedback=lambda session, media_dir, since: pd.DataFrame(),
         ),
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,12 @@ class ModelOps:
         self.jobs: dict[str, Job] = {}
         self._registry: ModelRegistry | None = None
         self._lock = threading.Lock()
+        # what re-reads the champion after a promotion or rollback, per model (serving registers its own)
+        self.refreshers: dict[str, Callable[[], object]] = {"vision": watcher.refresh} if watcher else {}
+
+    def on_champion_change(self, name: str, refresh: Callable[[], object]) -> None:
+        """Call ``refresh`` after ``name``'s champion moves here (e.g. the ranker's ``ChampionHolder.refresh``)."""
+        self.refreshers[name] = refresh
 
     def registry(self) -> ModelRegistry:
         with self._lock:
@@ -95,5 +102,7 @@ class ModelOps:
             raise NotFound(f"No model job {job_id}.") from None
 
     def _refresh(self, name: str) -> None:
-        if name == "vision" and self.watcher is not None:
-            self.watcher.refresh()
+        if name in self.refreshers:
+            self.refreshers[name]()
+        elif self.watcher is not None and name in self.watcher.models:  # the ranker (the watcher's models)
+            self.watcher.refresh(name)

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+BUSY_TIMEOUT_S = 30
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_timeout_s: float = 5.0) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = make_url(url).database
+        pool: dict[str, Any] = {}
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+            # No cap on connections (``max_overflow=-1``): a request never waits for one while holding a
+            # worker thread that a connection's holder may need to finish; ``pool_size`` of them stay open.
+            pool = {"pool_size": pool_size, "max_overflow": -1}
+        engine = create_engine(url, echo=echo, **pool,
+                               connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S})
+        gate = WriterGate()
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, gate))
+        for name in ("checkin", "invalidate", "close", "detach"):
+            event.listen(engine.pool, name, lambda dbapi_conn, *_: gate.release(dbapi_conn))
         return engine
     return create_engine(
         url,
@@ -37,7 +48,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
@@ -45,22 +56,67 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 READ_ONLY = "ayni_read_only"
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
+class WriterGate:
+    """This process's writers to one SQLite database, one at a time, in the order they come.
+
+    SQLite lets a writer that finds the write lock taken poll for it, sleeping 1, 2, 5 … up to 100 ms
+    between tries, so under steady writes a waiting writer sleeps through the moments the lock is free and
+    some wait seconds. Writers in one process queue here instead and the next one starts as soon as the
+    last one's connection is back in the pool (after its COMMIT). The gate is held by a DBAPI connection,
+    not a thread: it is taken at BEGIN IMMEDIATE and given back when that connection returns to the pool
+    (or is invalidated, closed or detached). Another process's writers still meet SQLite's own waiting.
+    """
+
+    def __init__(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._owner: Any = None
+
+    def acquire(self, dbapi_conn: Any) -> None:
+        if self._owner is dbapi_conn:  # the same connection beginning its next transaction
+            return
+        if self._lock.acquire(timeout=self.timeout_s):
+            self._owner = dbapi_conn
+        # else: carry on without the gate; SQLite's busy timeout then decides, as it would without one
+
+    def release(self, dbapi_conn: Any) -> None:
+        if dbapi_conn is not None and self._owner is dbapi_conn:
+            self._owner = None
+            self._lock.release()
+
+
+def _sqlite_begin(conn: Any, gate: WriterGate) -> None:
     # BEGIN IMMEDIATE serialises writers: a read-then-write transaction can never lose an update.
     # A transaction marked read-only (GET requests) takes a plain BEGIN and reads alongside the writer (WAL).
-    read_only = conn.get_execution_options().get(READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get(READ_ONLY, False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    gate.acquire(conn.connection.dbapi_connection)
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
+def _read_only(engine: Engine) -> Engine:
+    """``engine`` whose connections begin read-only (same pool), made once and kept on the engine."""
+    found: Engine | None = getattr(engine, "_ayni_read_only", None)
+    if found is None:
+        found = engine.execution_options(**{READ_ONLY: True})
+        setattr(engine, "_ayni_read_only", found)  # noqa: B010 - Engine has no slot for it
+    return found
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error. ``read_only`` lets
-    SQLite run it beside a writer instead of waiting for the write lock (it must not write)."""
-    with factory() as session, session.begin():
-        if read_only:
-            session.connection(execution_options={READ_ONLY: True})
-        yield session
+    SQLite run it beside a writer instead of waiting for the write lock (it must not write).
+
+    The session takes a connection at its first statement, not here: a caller that opens the transaction
+    in one worker thread and queries in another holds no connection (nor lock) while it waits for a thread."""
+    with factory() as session:
+        if read_only and isinstance(session.bind, Engine):
+            session.bind = _read_only(session.bind)
+        with session.begin():
+            yield session

@@ -259,3 +259,20 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """The response to a request sent with an ``Idempotency-Key``, replayed when the same user sends the
+    same key again (a retry after a time-out must not create a second listing or a second payment)."""
+
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request: Mapped[str] = mapped_column(String(200))  # "POST /v1/listings"
+    request_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request body
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)

@@ -1,4 +1,9 @@
-"""Export the classifier to ONNX (one file: backbone + head, logits out) plus its metadata JSON.
+"""Export the classifier to ONNX (one file: backbone + head; logits and pooled features out) plus its metadata.
+
+The classifier's ONNX has two outputs: ``logits`` (N, 7) and ``features`` (N, 1280), the pooled backbone
+embedding the head reads — ``Classifier.embed`` serves it for embedding-space drift. A model exported
+before the second output existed gets it with ``add_features_output`` (the same graph, the pooled tensor
+named as an output: predictions are unchanged).
 
 The served artefacts are ``model.onnx`` and ``model.json`` (classes, temperature, threshold,
 version, preprocessing parameters, metrics): no pickle anywhere. ``quantize_int8`` makes a dynamic
@@ -17,8 +22,21 @@ from ayni.domain.materials import CLASSES
 from ayni.vision.head import LinearHead
 from ayni.vision.meta import INPUT_NAME, META_FILE, OUTPUT_NAME, ModelMetadata
 from ayni.vision.network import FEATURE_DIM, EfficientNetLite0
+from ayni.vision.predict import FEATURES_NAME
 
 log = logging.getLogger(__name__)
+
+
+class _WithFeatures(torch.nn.Module):
+    """``(logits, pooled features)`` of an ``EfficientNetLite0`` (eval mode: dropout is the identity)."""
+
+    def __init__(self, net: EfficientNetLite0) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.net.features(x)
+        return self.net._fc(self.net._dropout(f)), f
 
 def attach_head(backbone: EfficientNetLite0, head: LinearHead) -> EfficientNetLite0:
     """Put a fitted ``LinearHead`` in place of the ImageNet classifier (in place; returns it)."""
@@ -31,15 +49,43 @@ def attach_head(backbone: EfficientNetLite0, head: LinearHead) -> EfficientNetLi
 
 
 def export_onnx(model: torch.nn.Module, path: Path, *, size: int = 224, opset: int = 17) -> Path:
-    """Export ``model`` (N, 3, size, size) → logits to ONNX with a dynamic batch axis."""
+    """Export ``model`` (N, 3, size, size) → logits to ONNX with a dynamic batch axis.
+
+    A classifier (``EfficientNetLite0``) also outputs its pooled ``features``."""
     model = model.eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, size, size)
-    torch.onnx.export(model, (dummy,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                      dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+    outputs = [OUTPUT_NAME]
+    if isinstance(model, EfficientNetLite0):
+        model, outputs = _WithFeatures(model).eval(), [OUTPUT_NAME, FEATURES_NAME]
+    torch.onnx.export(model, (dummy,), str(path), input_names=[INPUT_NAME], output_names=outputs,
+                      dynamic_axes={INPUT_NAME: {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
                       opset_version=opset, dynamo=False)
     log.info("exported ONNX %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
+
+
+def add_features_output(src: Path, dst: Path) -> Path:
+    """Name the pooled embedding (the input of the final ``Gemm`` that makes ``logits``) as a second output.
+
+    For a model exported before ``features`` existed: the graph and weights are untouched, so the logits
+    are bit-identical. Needs the ``onnx`` package (the ``train`` extra), never at serve time."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    if FEATURES_NAME in {o.name for o in graph.output}:
+        onnx.save(model, str(dst))
+        return dst
+    head = next((n for n in graph.node if OUTPUT_NAME in n.output and n.op_type in ("Gemm", "MatMul")), None)
+    if head is None:
+        raise ValueError(f"{src}: no Gemm/MatMul node produces {OUTPUT_NAME!r}")
+    graph.node.append(helper.make_node("Identity", [head.input[0]], [FEATURES_NAME], name="features_output"))
+    graph.output.append(helper.make_tensor_value_info(FEATURES_NAME, TensorProto.FLOAT, ["batch", FEATURE_DIM]))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return dst
 
 
 def quantize_int8(src: Path, dst: Path) -> Path:

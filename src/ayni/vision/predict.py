@@ -3,6 +3,7 @@
     clf = Classifier.load()                      # the shipped model in ayni/vision/assets/
     pred = clf.predict(photo_bytes)              # → Prediction
     pred.material, pred.confidence, pred.top3, pred.abstained, pred.verdict
+    emb = clf.embed([photo_bytes, ...])          # → (N, 1280) pooled backbone features (drift)
 
 Bad uploads raise ``PayloadTooLarge`` / ``UnsupportedMediaType`` / ``InvalidInput`` (from
 ``preprocess``); a missing or broken model raises ``ModelUnavailable``. Nothing is loaded at import
@@ -12,6 +13,7 @@ time; create one ``Classifier`` in the app's lifespan and inject it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from ayni.vision.meta import ASSETS_DIR, META_FILE, MODEL_FILE, ModelMetadata, s
 from ayni.vision.preprocess import PreprocessParams, preprocess
 
 log = logging.getLogger(__name__)
+
+FEATURES_NAME = "features"  # the ONNX output holding the pooled backbone embedding (ayni.vision.export)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class Classifier:
         self._session = session
         self.meta = meta
         self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
+        self._outputs = [o.name for o in session.get_outputs()]  # type: ignore[attr-defined]
         if list(meta.classes) != list(CLASSES):
             raise ModelUnavailable(f"Model classes {meta.classes} do not match {list(CLASSES)}.")
 
@@ -92,8 +97,23 @@ class Classifier:
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw logits (N, 7) for a preprocessed batch (N, 3, size, size)."""
-        out = self._session.run(None, {self._input: batch.astype(np.float32)})  # type: ignore[attr-defined]
+        out = self._session.run([self._outputs[0]], {self._input: batch.astype(np.float32)})  # type: ignore[attr-defined]
         return np.asarray(out[0])
+
+    @property
+    def has_features(self) -> bool:
+        return FEATURES_NAME in self._outputs
+
+    def embed(self, images: Sequence[bytes], *, batch_size: int = 16) -> np.ndarray:
+        """Pooled backbone features (N, 1280) of photos (bytes), as the head sees them: for drift."""
+        if not self.has_features:
+            raise ModelUnavailable(f"Model {self.version} has no '{FEATURES_NAME}' output; re-export it "
+                                   "(ayni.vision.export.add_features_output).")
+        out = []
+        for i in range(0, len(images), batch_size):
+            batch = np.stack([self.preprocess(b) for b in images[i:i + batch_size]]).astype(np.float32)
+            out.append(self._session.run([FEATURES_NAME], {self._input: batch})[0])  # type: ignore[attr-defined]
+        return np.concatenate(out).astype(np.float64) if out else np.empty((0, 0))
 
     def predict_proba(self, data: bytes) -> np.ndarray:
         """Calibrated class probabilities (7,) for one photo."""

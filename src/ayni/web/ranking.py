@@ -1,7 +1,8 @@
 """Which partners to show a producer first: one function, ``rank_partners``, the pages' only seam to
-the matcher. Today it asks ``services.matching.recommend`` (the ranker of ``ayni.matching``: expected
+the matcher. It asks ``services.matching.recommend`` (the ranker of ``ayni.matching``: expected
 value = P(accept) × what the partner pays − transport, live capacity, pickup days, explanations as
-codes) and adds what the page shows about each partner.
+codes), with P from the served acceptance model (the registry's ranker champion, else the rule), and
+adds what the page shows about each partner.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from ayni.services import matching, profiles
+from ayni.services.acceptance import ServedAcceptance
 from ayni.services.matching import PartnerCatalog
 
 if TYPE_CHECKING:  # annotations only: pages reach storage through the services
@@ -34,15 +36,16 @@ class RankedPartner:
     p_accept: float
     expected_net_cents: int
     reasons: tuple[str, ...]  # the matcher's reason codes; the catalogue words them as ``why.<code>``
-
-
+    p_source: str = "rule"  # "model" when the learnt ranker scored it
 
 
 def rank_partners(
-    session: Session, user: User, listing_id: int, *, catalog: PartnerCatalog, top_k: int = 10
+    session: Session, user: User, listing_id: int, *, catalog: PartnerCatalog,
+    acceptance: ServedAcceptance | None = None, top_k: int = 10
 ) -> list[RankedPartner]:
+    estimator = acceptance.scorer(session).estimator if acceptance is not None else None
     out = []
-    for rec in matching.recommend(session, user, listing_id, catalog=catalog, top_k=top_k):
+    for rec in matching.recommend(session, user, listing_id, catalog=catalog, estimator=estimator, top_k=top_k):
         c = rec.candidate
         partner = profiles.get_partner(session, c.partner_id)
         out.append(
@@ -60,6 +63,7 @@ def rank_partners(
                 p_accept=rec.p_accept,
                 expected_net_cents=rec.expected_net_cents,
                 reasons=rec.explanation.reasons,
+                p_source=rec.p_source,
             )
         )
     return out

@@ -113,3 +113,49 @@ def test_history_features_reflect_past_outcomes_and_drive_the_learnt_ranking() -
     model = _model(random_state=0).fit(X, y)
     recs = rank_candidates(x, cands, estimator=LearntAcceptance(model, history), now=datetime(2026, 3, 1, 12))
     assert recs[0].partner_id == 1 and recs[0].p_source == "model"
+
+
+def test_a_model_file_of_another_feature_set_is_refused(tmp_path: Path) -> None:
+    X, y = _data()
+    data = _model(random_state=0).fit(X, y).to_dict()
+    old = {**data, "format": "ayni.acceptance-model/1"}
+    with pytest.raises(InvalidInput, match="Not an acceptance model"):
+        AcceptanceModel.from_dict(old)
+    fewer = {**data, "features": list(FEATURES[:-1]), "n_features_in": len(FEATURES) - 1}
+    with pytest.raises(InvalidInput, match="other features"):
+        AcceptanceModel.from_dict(fewer)
+
+
+def test_market_features_follow_the_wait_the_lot_value_and_the_partner_history() -> None:
+    near = partner(1, lat=LIMA[0] + 0.02)
+    far = partner(2, lat=LIMA[0] + 0.06, weekdays=frozenset({4}))
+    x = listing(kg="20")
+    cands = [c for p in (near, far) if (c := check_pair(x, p).candidate) is not None]
+    history = InteractionHistory()
+    # partner 2 collects 20 kg PET lots and fails with small glass ones; partner 1 the other way round,
+    # so overall partner 1 looks better while for this listing (20 kg of PET) partner 2 does
+    history.add([Outcome(9, 2, "household", True, True, "PET", 20.0)] * 20
+                + [Outcome(9, 2, "household", False, False, "glass", 3.0)] * 40
+                + [Outcome(9, 1, "household", False, False, "PET", 20.0)] * 20
+                + [Outcome(9, 1, "household", True, True, "glass", 3.0)] * 40)
+    feats = pair_features(x, cands, history=history, now=x.created_at)
+    col = {name: FEATURES.index(name) for name in ("days_to_pickup", "log_value_over_transport", "partner_rate",
+                                                    "partner_material_rate", "partner_size_rate")}
+    assert feats[0, col["partner_rate"]] > feats[1, col["partner_rate"]]
+    assert feats[1, col["days_to_pickup"]] > feats[0, col["days_to_pickup"]]
+    assert feats[0, col["log_value_over_transport"]] > feats[1, col["log_value_over_transport"]]
+    assert feats[1, col["partner_material_rate"]] > feats[0, col["partner_material_rate"]]
+    assert feats[1, col["partner_size_rate"]] > feats[0, col["partner_size_rate"]]
+
+
+def test_hyperparameters_are_chosen_on_the_later_rows() -> None:
+    from ayni.matching.evaluation import select_hyperparameters
+
+    X, y = _data(n=800)
+    grid = [{"max_iter": 40, "learning_rate": 0.1, "min_samples_leaf": 10},
+            {"max_iter": 40, "learning_rate": 0.1, "min_samples_leaf": 300}]
+    best, tried = select_hyperparameters(X, y, n_fit=600, grid=grid, random_state=0)
+    assert len(tried) == 2 and best == min(tried, key=lambda t: t[1])[0]
+    assert all(1 <= p["max_iter"] <= 40 for p, _ in tried)
+    with pytest.raises(ValueError):
+        select_hyperparameters(X, y, n_fit=len(y), grid=grid)

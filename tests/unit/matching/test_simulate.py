@@ -17,8 +17,13 @@ def test_ndcg_is_one_for_the_ideal_order_and_lower_otherwise() -> None:
     assert ndcg_at_k(np.zeros(3), k=10) == 0.0
 
 
-def test_recall_counts_relevant_items_in_the_first_k() -> None:
-    assert recall_at_k(np.array([True, False, True, True]), k=2) == pytest.approx(1 / 3)
+def test_recall_counts_relevant_items_in_the_first_k_over_at_most_k() -> None:
+    ranked = np.array([True, False, True, True])
+    assert recall_at_k(ranked, k=2) == pytest.approx(1 / 2)  # capped: 1 relevant of the 2 it could hold
+    assert recall_at_k(ranked, k=2, capped=False) == pytest.approx(1 / 3)
+    assert recall_at_k(np.array([True, True, False, True]), k=2) == pytest.approx(1.0)  # perfect top 2
+    assert recall_at_k(np.array([False, True]), k=10) == pytest.approx(1.0)
+    assert recall_at_k(np.zeros(3, dtype=bool), k=2) == 0.0
 
 
 @pytest.mark.data

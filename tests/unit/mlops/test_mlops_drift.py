@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from ayni.mlops.drift import (
     build_reference,
     compare,
     drift_study,
+    embedding_mmd,
     embedding_shift,
     image_quality,
     image_signals,
@@ -59,6 +62,29 @@ def test_embedding_shift_is_small_for_the_same_cloud_and_large_for_a_moved_one()
     assert same < 0.15 and moved > 0.4  # expected: 1/sqrt(200) ≈ 0.07 and 0.5·4 / 4 = 0.5
     assert compare(ref, model="vision", embeddings=rng.normal(0.5, 1, (200, 16))).drifted
     assert not compare(ref, model="vision", embeddings=rng.normal(0, 1, (200, 16))).drifted
+
+
+def test_embedding_mmd_flags_a_changed_shape_that_the_mean_does_not_see() -> None:
+    rng = np.random.default_rng(1)
+    ref = build_reference(embeddings=rng.normal(0, 1, (600, 64)))
+    assert ref.embedding is not None
+    same_stat, same_limit = embedding_mmd(ref.embedding, rng.normal(0, 1, (80, 64)))
+    wider_stat, wider_limit = embedding_mmd(ref.embedding, rng.normal(0, 1.6, (80, 64)))  # same mean
+    assert same_stat <= same_limit and wider_stat > wider_limit
+    assert embedding_shift(ref.embedding, rng.normal(0, 1.6, (80, 64))) < 0.25  # the mean alone misses it
+    signals = {s.name: s for s in compare(ref, model="vision", embeddings=rng.normal(0, 1.6, (80, 64))).signals}
+    assert signals["embedding.mmd"].drifted and signals["embedding.mmd"].kind == "mmd"
+    report = compare(ref, model="vision", embeddings=rng.normal(0, 1.6, (80, 64)))
+    assert json.loads(json.dumps(report.as_dict()))["drifted_signals"] == report.drifted_signals()  # plain JSON
+
+
+def test_embedding_mmd_threshold_holds_its_false_alarm_rate_on_fresh_windows() -> None:
+    rng = np.random.default_rng(2)
+    ref = build_reference(embeddings=rng.normal(0, 1, (400, 32)))
+    assert ref.embedding is not None
+    alarms = [np.greater(*embedding_mmd(ref.embedding, rng.normal(0, 1, (50, 32)), permutations=100,
+                                        random_state=i)) for i in range(20)]
+    assert sum(alarms) <= 2  # nominal 1 %: 20 windows rarely raise more than one
 
 
 def test_too_small_a_window_is_refused() -> None:

@@ -155,3 +155,66 @@ def test_shipped_model_predicts_a_photo() -> None:
     clf = Classifier.load()
     pred = clf.predict(_jpeg((512, 384)))
     assert pred.material in CLASSES and 0 < pred.confidence <= 1
+
+
+def _head(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    gemm = next(n for n in graph.node if n.op_type == "Gemm" and "logits" in n.output)
+    return init[gemm.input[1]], init[gemm.input[2]]
+
+
+def test_embed_returns_the_pooled_features_the_head_reads(clf: Classifier, tiny_model_dir: Path) -> None:
+    photos = [_jpeg(seed=1), _jpeg(seed=2), _jpeg((60, 80), seed=3)]
+    emb = clf.embed(photos, batch_size=2)
+    assert emb.shape == (3, 1280) and clf.has_features
+    weight, bias = _head(tiny_model_dir / MODEL_FILE)
+    logits = clf.logits(np.stack([clf.preprocess(p) for p in photos]))
+    np.testing.assert_allclose(emb @ weight.T + bias, logits, rtol=1e-4, atol=1e-4)
+
+
+def test_a_logits_only_model_gains_a_features_output_with_identical_logits(tmp_path: Path) -> None:
+    import torch
+
+    from ayni.vision.export import add_features_output
+    from ayni.vision.meta import INPUT_NAME, OUTPUT_NAME
+    from ayni.vision.network import EfficientNetLite0
+
+    torch.manual_seed(1)
+    net = EfficientNetLite0(num_classes=len(CLASSES)).eval()
+    old = tmp_path / "old" / MODEL_FILE
+    old.parent.mkdir()
+    torch.onnx.export(net, (torch.zeros(1, 3, 64, 64),), str(old), input_names=[INPUT_NAME],
+                      output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                      opset_version=17, dynamo=False)
+    new = tmp_path / "new" / MODEL_FILE
+    new.parent.mkdir()
+    add_features_output(old, new)
+    params = PreprocessParams(size=64, max_bytes=200_000, max_pixels=1_000_000)
+    for d in (old.parent, new.parent):
+        write_metadata_for(d, params)
+    before, after = Classifier.load(old.parent), Classifier.load(new.parent)
+    batch = np.stack([before.preprocess(_jpeg(seed=s)) for s in range(3)])
+    assert np.array_equal(before.logits(batch), after.logits(batch))
+    assert not before.has_features and after.embed([_jpeg()]).shape == (1, 1280)
+    with pytest.raises(ModelUnavailable):
+        before.embed([_jpeg()])
+
+
+def write_metadata_for(directory: Path, params: PreprocessParams) -> None:
+    from ayni.vision.export import write_metadata
+
+    write_metadata(ModelMetadata(version="test-1", classes=list(CLASSES), temperature=1.0, threshold=0.5,
+                                 preprocessing=params.to_dict()), directory)
+
+
+def test_the_shipped_model_serves_its_pooled_features() -> None:
+    clf = Classifier.load()
+    assert clf.has_features
+    emb = clf.embed([_jpeg(), _jpeg(seed=4)])
+    weight, bias = _head(ASSETS_DIR / MODEL_FILE)
+    logits = clf.logits(np.stack([clf.preprocess(p) for p in (_jpeg(), _jpeg(seed=4))]))
+    np.testing.assert_allclose(emb @ weight.T + bias, logits, rtol=1e-4, atol=1e-3)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, UploadFile
 
-from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep
+from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep, reads_only
 from ayni.api.schemas.classify import ClassificationPublic, ClassProbability
 from ayni.errors import PayloadTooLarge
 from ayni.services import classification
@@ -11,6 +11,7 @@ router = APIRouter(tags=["classify"])
 
 
 @router.post("/classify")
+@reads_only
 def classify(user: CurrentUser, session: SessionDep, settings: SettingsDep, classifier: ClassifierDep,
                    file: UploadFile = File(description="JPEG, PNG, WebP or HEIC photo")) -> ClassificationPublic:
     """What material is in the photo, how sure we are (calibrated), how to prepare it and what it is worth.

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Query, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep
+from ayni.api.idempotency import IdempotencyKeyHeader, Once
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.listings import ListingCreate, ListingPublic, ListingUpdate
 from ayni.api.schemas.profiles import Contact
@@ -33,8 +34,13 @@ def to_public_many(session: Session, user: User, items: list[Listing]) -> list[L
     return out
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep) -> ListingPublic:
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ListingPublic)
+def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep, request: Request,
+                   idempotency_key: IdempotencyKeyHeader = None) -> ListingPublic | JSONResponse:
+    """Publish a listing. With an ``Idempotency-Key``, a retry returns the listing created the first time."""
+    once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
+    if once.replay is not None:
+        return once.replay
     listing = listings.create_listing(
         session,
         user,
@@ -47,7 +53,7 @@ def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep) 
         predicted_confidence=body.predicted_confidence,
         model_version=body.model_version,
     )
-    return to_public(session, user, listing)
+    return once.keep(to_public(session, user, listing), status=status.HTTP_201_CREATED)
 
 
 @router.get("")
@@ -87,18 +93,25 @@ def update_listing(listing_id: int, body: ListingUpdate, user: CurrentUser, sess
     return to_public(session, user, listing)
 
 
-@router.put("/{listing_id}/photo")
+@router.put("/{listing_id}/photo", response_model=ListingPublic)
 def upload_photo(
     listing_id: int,
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
     classifier: ClassifierDep,
+    request: Request,
     file: UploadFile = File(description="JPEG, PNG, WebP or HEIC photo"),
-) -> ListingPublic:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ListingPublic | JSONResponse:
+    """Attach a photo (507 when the server's disk is full: nothing is stored). With an ``Idempotency-Key``, a
+    retry returns the first answer without storing the photo twice."""
     data = file.file.read(settings.upload.max_bytes + 1)
     if len(data) > settings.upload.max_bytes:
         raise PayloadTooLarge(f"The photo is larger than the {settings.upload.max_bytes / 1e6:.0f} MB limit.")
+    once = Once.start(session, user, request, idempotency_key, data, file.content_type or "")
+    if once.replay is not None:
+        return once.replay
     listing = listings.attach_photo(
         session,
         user,
@@ -109,7 +122,7 @@ def upload_photo(
         media_dir=settings.media_path,
         classifier=classifier,
     )
-    return to_public(session, user, listing)
+    return once.keep(to_public(session, user, listing))
 
 
 @router.get("/{listing_id}/photo", response_class=FileResponse)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from ayni.api.deps import CurrentUser, SessionDep
+from ayni.api.idempotency import IdempotencyKeyHeader, Once
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.matches import AcceptRequest, CollectRequest, DeclineRequest, MatchCreate, MatchPublic
 from ayni.services import matches
@@ -38,10 +40,15 @@ def get_match(match_id: int, user: CurrentUser, session: SessionDep) -> MatchPub
     return MatchPublic.model_validate(matches.get_match(session, user, match_id))
 
 
-@router.post("/matches/{match_id}/accept")
-def accept(match_id: int, user: CurrentUser, session: SessionDep, body: AcceptRequest | None = None) -> MatchPublic:
+@router.post("/matches/{match_id}/accept", response_model=MatchPublic)
+def accept(match_id: int, user: CurrentUser, session: SessionDep, request: Request, body: AcceptRequest | None = None,
+           idempotency_key: IdempotencyKeyHeader = None) -> MatchPublic | JSONResponse:
+    """Accept and reserve weekly capacity. With an ``Idempotency-Key``, a retry returns the first answer."""
+    once = Once.start(session, user, request, idempotency_key, (body or AcceptRequest()).model_dump_json())
+    if once.replay is not None:
+        return once.replay
     day = body.pickup_date if body else None
-    return MatchPublic.model_validate(matches.accept(session, user, match_id, pickup_date=day))
+    return once.keep(MatchPublic.model_validate(matches.accept(session, user, match_id, pickup_date=day)))
 
 
 @router.post("/matches/{match_id}/decline")
@@ -49,11 +56,16 @@ def decline(match_id: int, user: CurrentUser, session: SessionDep, body: Decline
     return MatchPublic.model_validate(matches.decline(session, user, match_id, reason=body.reason if body else None))
 
 
-@router.post("/matches/{match_id}/collect")
-def collect(match_id: int, body: CollectRequest, user: CurrentUser, session: SessionDep) -> MatchPublic:
-    return MatchPublic.model_validate(
-        matches.collect(session, user, match_id, weighed_kg=body.weighed_kg, paid_cents=body.paid_cents)
-    )
+@router.post("/matches/{match_id}/collect", response_model=MatchPublic)
+def collect(match_id: int, body: CollectRequest, user: CurrentUser, session: SessionDep, request: Request,
+            idempotency_key: IdempotencyKeyHeader = None) -> MatchPublic | JSONResponse:
+    """Record the weighed kg and the soles paid. With an ``Idempotency-Key``, a retry returns the first answer
+    (the payment is recorded once)."""
+    once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
+    if once.replay is not None:
+        return once.replay
+    match = matches.collect(session, user, match_id, weighed_kg=body.weighed_kg, paid_cents=body.paid_cents)
+    return once.keep(MatchPublic.model_validate(match))
 
 
 @router.post("/matches/{match_id}/cancel")

@@ -4,7 +4,7 @@ from datetime import date
 
 from fastapi import APIRouter, Query
 
-from ayni.api.deps import AdminUser, CatalogDep, CurrentUser, FactorsDep, SessionDep
+from ayni.api.deps import AcceptanceDep, AdminUser, CatalogDep, CurrentUser, FactorsDep, SessionDep
 from ayni.api.routes.listings import to_public_many
 from ayni.api.schemas.matching import (
     AllocationMethod,
@@ -17,8 +17,10 @@ from ayni.api.schemas.matching import (
     RecommendationPublic,
     RoutePublic,
     RouteStop,
+    ScoredBy,
 )
 from ayni.services import matching
+from ayni.services.acceptance import Scorer
 from ayni.services.profiles import my_partner
 
 router = APIRouter(tags=["matching"])
@@ -26,31 +28,40 @@ router = APIRouter(tags=["matching"])
 
 @router.get("/listings/{listing_id}/matches")
 def ranked_partners(listing_id: int, user: CurrentUser, session: SessionDep, catalog: CatalogDep,
-                    limit: int = Query(10, ge=1, le=50)) -> list[RecommendationPublic]:
-    """Partners that can take this listing, ranked by expected income to the producer, with explanations."""
-    recs = matching.recommend(session, user, listing_id, catalog=catalog, top_k=limit)
+                    acceptance: AcceptanceDep, limit: int = Query(10, ge=1, le=50)) -> list[RecommendationPublic]:
+    """Partners that can take this listing, ranked by expected income to the producer, with explanations
+    and the acceptance model that scored them (``scored_by``: the rule, or the ranker and its version)."""
+    scorer = acceptance.scorer(session)
+    recs = matching.recommend(session, user, listing_id, catalog=catalog, estimator=scorer.estimator, top_k=limit)
     index = catalog.index(session)
     return [RecommendationPublic(
         rank=r.rank, partner_id=r.partner_id, partner_name=index.by_id[r.partner_id].name,
         partner_kind=r.candidate.partner_kind.value, material=r.candidate.offer_material,
         distance_km=round(r.candidate.distance_km, 2), price_cents_per_kg=r.candidate.price_cents_per_kg,
         kg=r.candidate.kg, pickup_date=r.candidate.pickup_date, p_accept=round(r.p_accept, 3), p_source=r.p_source,
-        gross_cents=r.candidate.gross_cents, transport_cents=r.transport_cents, expected_net_cents=r.expected_net_cents,
+        scored_by=_scored_by(scorer, r.p_source), gross_cents=r.candidate.gross_cents, transport_cents=r.transport_cents, expected_net_cents=r.expected_net_cents,
         explanation=ExplanationPublic(reasons=list(r.explanation.reasons), text_es=r.explanation.text_es,
                                       text_en=r.explanation.text_en, fields=r.explanation.fields))
         for r in recs]
 
 
 @router.get("/partners/me/opportunities")
-def my_opportunities(user: CurrentUser, session: SessionDep,
+def my_opportunities(user: CurrentUser, session: SessionDep, acceptance: AcceptanceDep,
                      limit: int = Query(50, ge=1, le=200)) -> list[OpportunityPublic]:
     """Open listings this partner can take, best expected value first (no producer contact yet)."""
-    found = matching.opportunities(session, user, limit=limit)
+    scorer = acceptance.scorer(session)
+    found = matching.opportunities(session, user, estimator=scorer.estimator, limit=limit)
     shapes = to_public_many(session, user, [o.listing for o in found])
     return [OpportunityPublic(listing=shape, distance_km=round(o.candidate.distance_km, 2),
                               price_cents_per_kg=o.candidate.price_cents_per_kg, pickup_date=o.candidate.pickup_date,
-                              p_accept=round(o.p_accept, 3), expected_net_cents=o.expected_net_cents)
+                              p_accept=round(o.p_accept, 3), scored_by=_scored_by(scorer, o.p_source),
+                              expected_net_cents=o.expected_net_cents)
             for o, shape in zip(found, shapes, strict=True)]
+
+
+def _scored_by(scorer: Scorer, p_source: str) -> ScoredBy:
+    model, version = scorer.scored_by(p_source)
+    return ScoredBy(model=model, version=version)
 
 
 @router.post("/allocations")

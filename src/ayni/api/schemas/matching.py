@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,13 @@ class ExplanationPublic(BaseModel):
     text_es: str
     text_en: str
     fields: dict[str, Any]
+
+
+class ScoredBy(BaseModel):
+    """The acceptance model behind ``p_accept``: ``rule`` (cold-start fallback) or ``ranker`` + its version."""
+
+    model: Literal["rule", "ranker"]
+    version: int | None = None
 
 
 class RecommendationPublic(BaseModel):
@@ -28,6 +35,7 @@ class RecommendationPublic(BaseModel):
     pickup_date: date
     p_accept: float
     p_source: str
+    scored_by: ScoredBy
     gross_cents: int
     transport_cents: int
     expected_net_cents: int
@@ -40,6 +48,7 @@ class OpportunityPublic(BaseModel):
     price_cents_per_kg: int
     pickup_date: date
     p_accept: float
+    scored_by: ScoredBy
     expected_net_cents: int
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from ayni.domain.money import value_cents
 from ayni.errors import AyniError
 from ayni.services import matches, matching, profiles, web_queries
+from ayni.services.app_state import served_acceptance
 from ayni.web import _forms as f
 from ayni.web._charts import project
 from ayni.web._csrf import checked_form
@@ -55,7 +56,8 @@ def home(request: Request, session: Db, user: WebUser) -> Response:
         partner=partner,
         requests=requests,
         accepted=accepted,
-        nearby=matching.opportunities(session, user, limit=30),
+        nearby=matching.opportunities(session, user, limit=30,
+                                      estimator=served_acceptance(request.app.state).scorer(session).estimator),
         today=_today(),
         districts=web_queries.district_names(session, [m.listing.ubigeo for m in pending]),
     )

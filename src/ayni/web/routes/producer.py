@@ -15,7 +15,7 @@ from ayni.domain.materials import CLASSES, MATERIALS, get_material, sellable
 from ayni.errors import AyniError, InvalidInput, ModelUnavailable, NotFound
 from ayni.services import classification, listings, matches, media, profiles, web_queries
 from ayni.services._common import require_role
-from ayni.services.app_state import partner_catalog
+from ayni.services.app_state import partner_catalog, served_acceptance
 from ayni.settings import Settings
 from ayni.web import _drafts
 from ayni.web import _forms as f
@@ -180,7 +180,8 @@ def listing_page(request: Request, session: Db, user: WebUser, listing_id: int) 
     asked = {m.partner_id for m in own}
     can_request = listing.status in (ListingStatus.OPEN.value, ListingStatus.MATCHED.value)
     catalog = partner_catalog(request.app.state)
-    ranked = rank_partners(session, user, listing_id, catalog=catalog) if can_request else []
+    ranked = (rank_partners(session, user, listing_id, catalog=catalog,
+                            acceptance=served_acceptance(request.app.state)) if can_request else [])
     return render(
         request,
         "listing.html",
