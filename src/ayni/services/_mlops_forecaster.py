@@ -38,6 +38,11 @@ DRIFT_FEATURES = ("lr1", "pop_lr1", "gpc_lr1", "log_last")
 _META = ("key", "label", "split", "ubigeo", "target_year", "target", "last")
 
 
+def load_forecaster(model_dir: Path):  # type: ignore[no-untyped-def]
+    """The registered annual model in ``model_dir`` (what serving loads from the registry's champion)."""
+    return ForecasterTrainer()._model(model_dir)
+
+
 def generation_path(data_dir: Path) -> Path:
     return data_dir / "peru" / "waste_generation_district_year.csv"
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ayni.services._mlops_forecaster import load_forecaster
 from ayni.services.acceptance import RANKER, HistoryCache, ServedAcceptance, load_ranker
 from ayni.services.forecasting import SupplyForecaster
 from ayni.services.housekeeping import Housekeeper
 from ayni.services.matching import PartnerCatalog
 from ayni.services.model_jobs import ModelOps
-from ayni.services.serving import ChampionWatcher
+from ayni.services.serving import FORECASTER, ChampionWatcher
 from ayni.services.throttle import LoginThrottle
 from ayni.storage.engine import make_session_factory, transaction
 
@@ -56,7 +57,7 @@ def served_acceptance(state: Any) -> ServedAcceptance:
 
 def start_champion_watcher(state: Any, *, vision: bool) -> ChampionWatcher | None:
     """Start watching the registry (every ``AYNI_VISION__REGISTRY_REFRESH_S`` seconds; 0 = never): the
-    ranker's champion always, the classifier's when ``vision`` (it then replaces ``state.classifier``,
+    ranker's and the forecaster's champions always, the classifier's when ``vision`` (it then replaces ``state.classifier``,
     which serves meanwhile). The first check runs in the watcher's thread, so start-up never waits."""
     settings = state.settings
     if settings.vision.registry_refresh_s <= 0:
@@ -65,6 +66,7 @@ def start_champion_watcher(state: Any, *, vision: bool) -> ChampionWatcher | Non
     if vision:
         watcher.watch_vision(fallback=state.classifier, publish=lambda model: setattr(state, "classifier", model))
     watcher.watch(RANKER, load_ranker, publish=served_acceptance(state).serve)
+    watcher.watch(FORECASTER, load_forecaster, publish=supply_forecaster(state).serve)
     state.champion_watcher = watcher
     watcher.start()
     return watcher

@@ -1,7 +1,8 @@
 """Supply forecasts for partners and municipalities: expected kg of a material per district per week.
 
-The annual model is fitted once per process, on first use, from MINAM's district tables in
-``AYNI_DATA_DIR`` (about three seconds), then reused for every request.
+The annual model is the registry's ``forecaster`` champion once the ``ChampionWatcher`` has loaded one
+(``serve``); until then (or without a registry) it is fitted once per process, on first use, from MINAM's
+district tables in ``AYNI_DATA_DIR`` (about three seconds), then reused for every request.
 """
 
 from __future__ import annotations
@@ -27,19 +28,41 @@ class _Tables:
     generation: pd.DataFrame
     composition: pd.DataFrame
     material_map: pd.DataFrame
-    model: TabularForecaster
 
 
 class SupplyForecaster:
-    """Holds the MINAM tables and the fitted annual model for one data directory."""
+    """Holds the MINAM tables and the annual model (the registry's champion, else fitted here)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._tables: _Tables | None = None
+        self._fitted: TabularForecaster | None = None
+        self._served: tuple[TabularForecaster, int | None] | None = None
         self._lock = threading.Lock()
 
+    def serve(self, model: TabularForecaster, version: int | None) -> None:
+        """Forecast with ``model`` (the registry's champion ``version``) from now on."""
+        self._served = (model, version)
+
+    @property
+    def model_version(self) -> int | None:
+        """The registry version forecasting now; ``None`` while the model fitted in this process serves."""
+        served = self._served
+        return served[1] if served is not None else None
+
+    def _model(self, t: _Tables) -> TabularForecaster:
+        from ayni.forecast import fit_annual_model
+
+        served = self._served
+        if served is not None:
+            return served[0]
+        with self._lock:
+            if self._fitted is None:
+                self._fitted = fit_annual_model(t.generation, random_state=0)
+            return self._fitted
+
     def _load(self) -> _Tables:
-        from ayni.forecast import fit_annual_model, load_composition, load_generation, load_material_map
+        from ayni.forecast import load_composition, load_generation, load_material_map
 
         with self._lock:
             if self._tables is None:
@@ -50,9 +73,8 @@ class SupplyForecaster:
                 if missing:
                     raise ServiceUnavailable(f"Forecasts need MINAM's tables ({', '.join(missing)}) in "
                                              f"{peru}; set AYNI_DATA_DIR.")
-                generation = load_generation(files[0])
-                self._tables = _Tables(generation, load_composition(files[1]), load_material_map(files[2]),
-                                       fit_annual_model(generation, random_state=0))
+                self._tables = _Tables(load_generation(files[0]), load_composition(files[1]),
+                                       load_material_map(files[2]))
             return self._tables
 
     def weekly(self, *, ubigeo: str, material: str, horizon_weeks: int, capture_rate: float = DEFAULT_CAPTURE_RATE,
@@ -63,4 +85,4 @@ class SupplyForecaster:
         return forecast_district_material(generation=t.generation, composition=t.composition,
                                           material_map=t.material_map, ubigeo=ubigeo, material=material,
                                           horizon_weeks=horizon_weeks, capture_rate=capture_rate, start=start,
-                                          model=t.model)
+                                          model=self._model(t))

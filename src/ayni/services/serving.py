@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VISION = "vision"
+FORECASTER = "forecaster"
 
 
 def make_registry(settings: Settings) -> ModelRegistry:

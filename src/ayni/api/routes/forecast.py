@@ -32,4 +32,5 @@ def forecast(user: CurrentUser, forecaster: Annotated[SupplyForecaster, Depends(
                                                     kg_low=round(w.kg_low, 1), kg_high=round(w.kg_high, 1))
                                  for w in weeks],
                           method="annual per-district model chosen by time-series cross-validation × MINAM "
-                                 "composition share × capture rate (see docs/forecasting.md)")
+                                 "composition share × capture rate (see docs/forecasting.md)",
+                          model_version=forecaster.model_version)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class WeeklySupplyPublic(BaseModel):
@@ -19,3 +19,5 @@ class ForecastPublic(BaseModel):
     interval: str
     weeks: list[WeeklySupplyPublic]
     method: str
+    model_version: int | None = Field(None, description="the registry's forecaster version; null: the model "
+                                                         "fitted by this server from MINAM's tables")
