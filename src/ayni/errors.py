@@ -1,7 +1,8 @@
 """One error tree for the whole package.
 
-Domain, services and ML code raise these; only ``ayni.api.errors`` maps them to HTTP status codes,
-and the web layer renders them as pages. Each carries a message a person can understand.
+Domain, services and ML code raise these; ``http_status`` is the one map from an error to its HTTP status,
+which the API (``ayni.api.errors``, problem+json) and the web pages (``ayni.web._render``) both use. Each
+carries a message a person can understand.
 """
 
 from __future__ import annotations
@@ -96,3 +97,27 @@ class DataValidationError(AyniError):
     """A batch of input data failed validation; ``details`` holds the report."""
 
     code = "data_validation"
+
+
+STATUS: dict[type[AyniError], int] = {
+    InvalidInput: 422,
+    DataValidationError: 422,
+    NotFound: 404,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    TooManyRequests: 429,
+    ModelUnavailable: 503,
+    ServiceUnavailable: 503,
+    InsufficientStorage: 507,
+}
+
+
+def http_status(exc: AyniError) -> int:
+    """The HTTP status of ``exc``: its nearest class in ``STATUS``, else 400."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400

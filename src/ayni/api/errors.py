@@ -1,4 +1,4 @@
-"""The only place that maps ``AyniError`` to HTTP status codes; bodies are RFC 9457 problem+json."""
+"""``AyniError`` and framework errors as RFC 9457 problem+json responses (statuses: ``ayni.errors.http_status``)."""
 
 from __future__ import annotations
 
@@ -21,20 +21,6 @@ from ayni import errors as e
 
 log = logging.getLogger(__name__)
 
-STATUS: dict[type[e.AyniError], int] = {
-    e.InvalidInput: 422,
-    e.DataValidationError: 422,
-    e.NotFound: 404,
-    e.NotAuthenticated: 401,
-    e.PermissionDenied: 403,
-    e.Conflict: 409,
-    e.PayloadTooLarge: 413,
-    e.UnsupportedMediaType: 415,
-    e.TooManyRequests: 429,
-    e.ModelUnavailable: 503,
-    e.ServiceUnavailable: 503,
-    e.InsufficientStorage: 507,
-}
 
 TITLES = {
     400: "Bad request",
@@ -70,10 +56,7 @@ class Problem(BaseModel):
 
 
 def status_for(exc: e.AyniError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
-    return 400
+    return e.http_status(exc)
 
 
 def problem(status: int, detail: str, *, code: str, request: Request, **extra: Any) -> JSONResponse:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ayni import __version__
-from ayni.errors import AyniError, NotAuthenticated
+from ayni.errors import AyniError, Conflict, NotAuthenticated, ServiceUnavailable, http_status
 from ayni.services import auth
 from ayni.services.matching import emission_factors
 from ayni.storage.tables import User
@@ -30,21 +30,6 @@ from ayni.web._csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from ayni.web._locale import LANG_COOKIE, Locale, make_locale, pick_locale
 
 log = logging.getLogger("ayni.web")
-
-STATUS = {
-    "invalid_input": 422,
-    "data_validation": 422,
-    "not_found": 404,
-    "not_authenticated": 401,
-    "permission_denied": 403,
-    "csrf": 403,
-    "conflict": 409,
-    "payload_too_large": 413,
-    "unsupported_media_type": 415,
-    "too_many_requests": 429,
-    "model_unavailable": 503,
-    "service_unavailable": 503,
-}
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -111,7 +96,7 @@ def error_key(exc: AyniError) -> tuple[str, str | None]:
 def error_page(request: Request, exc: AyniError, *, user: User | None = None) -> HTMLResponse:
     loc = locale_of(request)
     kind, field_key = error_key(exc)
-    status = STATUS.get(exc.code, 400)
+    status = http_status(exc)
     title = loc.t(kind) if loc.has(kind) else loc.t("error.generic")
     detail = loc.t(field_key) if field_key and loc.has(field_key) else None
     return render(
@@ -163,21 +148,13 @@ class WebRoute(APIRoute):
                 response = error_page(request, exc)
             except IntegrityError as exc:
                 log.warning("integrity error on %s: %s", request.url.path, exc)
-                response = error_page(request, _Conflict("This change conflicts with data that already exists."))
+                response = error_page(request, Conflict("This change conflicts with data that already exists."))
             except (OperationalError, InterfaceError) as exc:
                 log.error("database unavailable on %s: %s", request.url.path, exc)
-                response = error_page(request, _Unavailable("The database is not reachable right now."))
+                response = error_page(request, ServiceUnavailable("The database is not reachable right now."))
             return _finish(request, response, started)
 
         return run
-
-
-class _Conflict(AyniError):
-    code = "conflict"
-
-
-class _Unavailable(AyniError):
-    code = "service_unavailable"
 
 
 def get_db(request: Request) -> Iterator[Session]:
