@@ -44,6 +44,7 @@ TAG_MODEL = "ayni.model"
 TAG_DATA_VERSION = "ayni.data_version"
 TAG_HISTORY = "ayni.champion_history"
 TAG_STATUS = "ayni.status"
+_ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # MLflow: no such model / alias
 TAG_REASON = "ayni.decision_reason"
 DESCRIPTOR_FILE = "ayni_model.json"
 
@@ -261,8 +262,11 @@ class ModelRegistry:
 
         try:
             mv = self._client.get_model_version_by_alias(model_name, alias)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if exc.error_code in _ABSENT:  # no such model, or no version holds the alias
+                return None
+            raise ServiceUnavailable(f"The model registry did not answer ({exc.error_code}); "
+                                     "the models already loaded keep serving.") from exc
         return self._to_version(mv, self._aliases(model_name))
 
     def champion(self, model_name: str) -> ModelVersion | None:

@@ -129,3 +129,14 @@ def test_holder_serves_the_fallback_until_a_champion_exists(registry: ModelRegis
     assert holder.refresh() is False and holder.current() == -1 and holder.version is None
     registry.promote("tiny", log(registry, tmp_path, 3), reason="first")
     assert holder.refresh() and holder.current() == 3
+
+
+def test_an_unreachable_registry_is_an_outage_not_a_missing_champion(
+        registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ayni.errors import ServiceUnavailable
+
+    assert registry.champion("nothing-registered") is None  # absent model: no champion, no error
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    down = ModelRegistry(RegistryConfig(tracking_uri="http://127.0.0.1:9"))  # nothing listens on port 9
+    with pytest.raises(ServiceUnavailable, match="did not answer"):
+        down.champion("vision")
