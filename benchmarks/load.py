@@ -3,6 +3,7 @@
     python -m benchmarks.load                              # 30 s, 32 connections, 1 worker
     python -m benchmarks.load --workers 2                  # the configuration the targets are for
     python -m benchmarks.load --baseline 48cc185 --rounds 3 --seconds 20   # before/after, same run
+    python -m benchmarks.load --baseline-args "--http h11 --loop asyncio" --rounds 3   # same code, other options
     python -m benchmarks.load --soak                       # 10 minutes; server memory after warm-up and at the end
 
 Starts ``ayni serve`` on a fresh SQLite database in a temp dir (migrated, reference data loaded when the
@@ -13,7 +14,8 @@ listing 10 %, classify a photo 5 %, district search 10 %. A warm-up run (not cou
 The load generator is ``wrk`` with ``benchmarks/load_mix.lua`` when it is installed (Debian: ``apt-get
 install wrk``; C, a few % of a core), else the lean asyncio client ``benchmarks._load_client``; both run
 as their own process on the same cores as the server, and the CPU each used is reported. ``--baseline REV``
-serves ``git archive REV src`` in alternate rounds with the working tree and reports medians and ratios.
+serves ``git archive REV src`` in alternate rounds with the working tree and reports medians and ratios;
+``--baseline-args`` gives the baseline's ``ayni serve`` extra options (alone: the working tree with them).
 Results go to docs/benchmarks.md ("load", or "load-soak").
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -86,6 +89,7 @@ class Variant:
     name: str
     src: Path | None = None
     seed: Path | None = None  # a prepared var/ directory, copied for each round
+    serve_args: list[str] = field(default_factory=list)  # extra options for ``ayni serve``
 
     def env(self, var_dir: Path) -> dict[str, str]:
         env = {**os.environ, "AYNI_VAR_DIR": str(var_dir), "AYNI_LOG_LEVEL": "WARNING",
@@ -120,7 +124,7 @@ def serve(variant: Variant, tmp: Path, *, port: int, workers: int) -> subprocess
     var = tmp / f"round-{variant.name}-{port}" / "var"
     shutil.rmtree(var.parent, ignore_errors=True)
     shutil.copytree(variant.seed, var)
-    proc = subprocess.Popen([_ayni(), "serve", "--port", str(port), "--workers", str(workers)],
+    proc = subprocess.Popen([_ayni(), "serve", "--port", str(port), "--workers", str(workers), *variant.serve_args],
                             env=variant.env(var), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(240):
         try:
@@ -250,6 +254,7 @@ class Measured:
     rss_warm_kb: int
     rss_end_kb: int
     rss_trace: list[tuple[float, int]]
+    loadavg: tuple[float, float] = (0.0, 0.0)  # 1-minute load average as the measured run began and ended
 
     @property
     def growth(self) -> float:
@@ -267,6 +272,7 @@ def measure(variant: Variant, tmp: Path, args: argparse.Namespace, *, port: int)
         if args.warmup > 0:
             load(args.client, port, fx, seconds=args.warmup, connections=args.connections, server=proc.pid)
         warm = rss_kb(proc.pid)
+        load_start = os.getloadavg()[0]
         start = time.monotonic()
 
         def sample() -> None:
@@ -278,12 +284,14 @@ def measure(variant: Variant, tmp: Path, args: argparse.Namespace, *, port: int)
         result = load(args.client, port, fx, seconds=args.seconds, connections=args.connections, server=proc.pid)
         done.set()
         end = rss_kb(proc.pid)
+        load_end = os.getloadavg()[0]
     finally:
         done.set()
         stop(proc)
-    m = Measured(variant.name, result, idle, warm, end, trace)
+    m = Measured(variant.name, result, idle, warm, end, trace, (load_start, load_end))
     print(f"  {variant.name:9s} {result.rate:6.0f} req/s  p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  "  # noqa: T201
-          f"errors {result.errors}  RSS {warm / 1024:.0f} → {end / 1024:.0f} MB ({m.growth:+.1f} %)", flush=True)
+          f"errors {result.errors}  RSS {warm / 1024:.0f} → {end / 1024:.0f} MB ({m.growth:+.1f} %)  "
+          f"load average {load_start:.1f} → {load_end:.1f}", flush=True)
     return m
 
 
@@ -296,7 +304,8 @@ def _cpu_line(m: Measured, workers: int) -> str:
     share = r.client_cpu_s / (r.client_cpu_s + r.server_cpu_s) * 100 if r.server_cpu_s else float("nan")
     return (f"CPU over the run: server {r.server_cpu_s / r.seconds:.2f} cores ({workers} worker(s)), client "
             f"(`{r.client}`) {r.client_cpu_s / r.seconds:.2f} cores = {share:.0f} % of the CPU the two used, on a "
-            f"{cores}-core machine shared with other work; {r.server_cpu_s / max(r.requests, 1) * 1000:.2f} ms "
+            f"{cores}-core machine shared with other work (1-minute load average {m.loadavg[0]:.1f} as the run began, "
+            f"{m.loadavg[1]:.1f} at its end); {r.server_cpu_s / max(r.requests, 1) * 1000:.2f} ms "
             "of server CPU per request.")
 
 
@@ -334,11 +343,19 @@ def _comparison(results: dict[str, list[Measured]], baseline: str) -> str:
         b, c = med("baseline", f), med("current", f)
         ratio = f"{c / b:.2f}×" if b else "–"
         rows.append(f"| {label} | {fmt.format(b)} | {fmt.format(c)} | {ratio} |")
+    cpu = [statistics.median(x.run.server_cpu_s / max(x.run.requests, 1) * 1000 for x in results[n])
+           for n in ("baseline", "current")]
+    rows.append(f"| server CPU ms per request | {cpu[0]:.2f} | {cpu[1]:.2f} | {cpu[1] / cpu[0]:.2f}× |")
     growth = [f"{statistics.median(x.growth for x in results[n]):+.1f} %" for n in ("baseline", "current")]
     rows.append(f"| RSS growth after warm-up | {growth[0]} | {growth[1]} | |")
     n = len(results["current"])
-    return (f"Before (`{baseline}`) and after (working tree), same run, alternating, {n} round(s) each; medians:\n\n"
+    return (f"Before ({baseline}) and after (working tree), same run, alternating, {n} round(s) each; medians:\n\n"
             "| | before | after | after / before |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
+def _baseline_label(args: argparse.Namespace) -> str:
+    label = f"`{args.baseline}`" if args.baseline else "working tree"
+    return f"{label}, `ayni serve {args.baseline_args}`" if args.baseline_args else label
 
 
 def _trace(m: Measured) -> str:
@@ -358,6 +375,8 @@ def main() -> None:
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--warmup", type=float, default=None, help="seconds of load before measuring (5; soak 60)")
     parser.add_argument("--baseline", metavar="REV", help="also serve `git archive REV src`, alternating")
+    parser.add_argument("--baseline-args", metavar="OPTIONS", default="",
+                        help='extra `ayni serve` options for the baseline, e.g. "--http h11 --loop asyncio"')
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--soak", action="store_true", help="10 minutes (unless --seconds), RSS every 30 s")
     parser.add_argument("--section", default=None, help="section of docs/benchmarks.md (load; soak: load-soak)")
@@ -373,8 +392,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ayni-load-") as d:
         tmp = Path(d)
         variants = [Variant("current")]
-        if args.baseline:
-            variants.insert(0, Variant("baseline", src=checkout(args.baseline, tmp / "baseline")))
+        if args.baseline or args.baseline_args:
+            src = checkout(args.baseline, tmp / "baseline") if args.baseline else None
+            variants.insert(0, Variant("baseline", src=src, serve_args=shlex.split(args.baseline_args)))
         for v in variants:
             prepare(v, tmp)
         for i in range(args.rounds):
@@ -388,13 +408,15 @@ def main() -> None:
         f"load from `{final.run.client}` on the same cores.\n\n"
         + _headline(final, args) + "\n\n" + _cpu_line(final, args.workers) + "\n\n" + _kinds_table(final)
         + ("\n" + _trace(final) if args.soak else "")
-        + ("\n" + _comparison(results, args.baseline) if args.baseline else "")
+        + ("\n" + _comparison(results, _baseline_label(args)) if results["baseline"] else "")
     )
     print(body)  # noqa: T201
     command = f"python -m benchmarks.load --seconds {args.seconds:g} --connections {args.connections} " \
               f"--workers {args.workers} --client {args.client}"
     command += " --soak" if args.soak else ""
-    command += f" --baseline {args.baseline} --rounds {args.rounds}" if args.baseline else ""
+    command += f" --baseline {args.baseline}" if args.baseline else ""
+    command += f" --baseline-args {shlex.quote(args.baseline_args)}" if args.baseline_args else ""
+    command += f" --rounds {args.rounds}" if results["baseline"] else ""
     command += f" --section {args.section}" if args.section else ""
     if not args.no_write:
         write_section(args.section or ("load-soak" if args.soak else "load"), body, command=command)

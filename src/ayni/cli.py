@@ -172,8 +172,11 @@ def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    http: Annotated[str, typer.Option(help="HTTP parser: auto (httptools when installed), httptools or h11")] = "auto",
+    loop: Annotated[str, typer.Option(help="Event loop: auto (uvloop when installed), uvloop or asyncio")] = "auto",
 ) -> None:
-    """Serve the API and web app."""
+    """Serve the API and web app (on httptools and uvloop, both dependencies; ``--http h11 --loop asyncio``
+    for uvicorn's pure-Python ones)."""
     import uvicorn
 
     settings = _settings()
@@ -189,7 +192,8 @@ def serve(
         shutil.rmtree(mp_dir, ignore_errors=True)
         mp_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(mp_dir)
-    uvicorn.run("ayni.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_config=None)
+    uvicorn.run("ayni.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_config=None,
+                http=http, loop=loop)
 
 
 def main() -> None:

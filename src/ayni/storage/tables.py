@@ -205,6 +205,8 @@ class Listing(Base):
         CheckConstraint("estimated_kg > 0", name="kg_pos"),
         CheckConstraint("available_until > available_from", name="window"),
         Index("ix_listings_status_ubigeo", "status", "ubigeo"),
+        # a producer's listings, newest first (the browse page's order): no sort of all of them per page
+        Index("ix_listings_producer_created", "producer_id", "created_at", "id"),
     )
 
 

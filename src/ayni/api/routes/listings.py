@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep
 from ayni.api.idempotency import IdempotencyKeyHeader, Once
+from ayni.api.routes._json import json_response
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.listings import ListingCreate, ListingPublic, ListingUpdate
 from ayni.api.schemas.profiles import Contact
@@ -36,8 +37,11 @@ def to_public_many(session: Session, user: User, items: list[Listing]) -> list[L
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ListingPublic)
 def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep, request: Request,
-                   idempotency_key: IdempotencyKeyHeader = None) -> ListingPublic | JSONResponse:
-    """Publish a listing. With an ``Idempotency-Key``, a retry returns the listing created the first time."""
+                   idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Publish a listing. With an ``Idempotency-Key``, a retry returns the listing created the first time.
+
+    Serialised here (``json_response``): FastAPI's check of a returned model would take one more trip through
+    the thread pool while this transaction still holds SQLite's write lock."""
     once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
     if once.replay is not None:
         return once.replay
@@ -53,10 +57,11 @@ def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep, 
         predicted_confidence=body.predicted_confidence,
         model_version=body.model_version,
     )
-    return once.keep(to_public(session, user, listing), status=status.HTTP_201_CREATED)
+    created = once.keep(to_public(session, user, listing), status=status.HTTP_201_CREATED)
+    return json_response(created, status_code=status.HTTP_201_CREATED)
 
 
-@router.get("")
+@router.get("", response_model=Page[ListingPublic])
 def list_listings(
     user: CurrentUser,
     session: SessionDep,
@@ -65,18 +70,18 @@ def list_listings(
     ubigeo: str | None = None,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
-) -> Page[ListingPublic]:
+) -> Response:
     page = listings.list_listings(
         session, user, status=status, material=material, ubigeo=ubigeo, limit=limit, offset=offset
     )
-    return Page[ListingPublic](
+    return json_response(Page[ListingPublic](
         items=to_public_many(session, user, page.items), total=page.total, limit=page.limit, offset=page.offset
-    )
+    ))
 
 
-@router.get("/{listing_id}")
-def get_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> ListingPublic:
-    return to_public(session, user, listings.get_listing(session, user, listing_id))
+@router.get("/{listing_id}", response_model=ListingPublic)
+def get_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    return json_response(to_public(session, user, listings.get_listing(session, user, listing_id)))
 
 
 @router.patch("/{listing_id}")

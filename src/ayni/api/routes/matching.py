@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import TypeAdapter
 
 from ayni.api.deps import AcceptanceDep, AdminUser, CatalogDep, CurrentUser, FactorsDep, SessionDep
+from ayni.api.routes._json import json_list_response
 from ayni.api.routes.listings import to_public_many
 from ayni.api.schemas.matching import (
     AllocationMethod,
@@ -24,17 +26,18 @@ from ayni.services.acceptance import Scorer
 from ayni.services.profiles import my_partner
 
 router = APIRouter(tags=["matching"])
+RECOMMENDATIONS = TypeAdapter(list[RecommendationPublic])
 
 
-@router.get("/listings/{listing_id}/matches")
+@router.get("/listings/{listing_id}/matches", response_model=list[RecommendationPublic])
 def ranked_partners(listing_id: int, user: CurrentUser, session: SessionDep, catalog: CatalogDep,
-                    acceptance: AcceptanceDep, limit: int = Query(10, ge=1, le=50)) -> list[RecommendationPublic]:
+                    acceptance: AcceptanceDep, limit: int = Query(10, ge=1, le=50)) -> Response:
     """Partners that can take this listing, ranked by expected income to the producer, with explanations
     and the acceptance model that scored them (``scored_by``: the rule, or the ranker and its version)."""
     scorer = acceptance.scorer(session)
     recs = matching.recommend(session, user, listing_id, catalog=catalog, estimator=scorer.estimator, top_k=limit)
     index = catalog.index(session)
-    return [RecommendationPublic(
+    return json_list_response(RECOMMENDATIONS, [RecommendationPublic(
         rank=r.rank, partner_id=r.partner_id, partner_name=index.by_id[r.partner_id].name,
         partner_kind=r.candidate.partner_kind.value, material=r.candidate.offer_material,
         distance_km=round(r.candidate.distance_km, 2), price_cents_per_kg=r.candidate.price_cents_per_kg,
@@ -42,7 +45,7 @@ def ranked_partners(listing_id: int, user: CurrentUser, session: SessionDep, cat
         scored_by=_scored_by(scorer, r.p_source), gross_cents=r.candidate.gross_cents, transport_cents=r.transport_cents, expected_net_cents=r.expected_net_cents,
         explanation=ExplanationPublic(reasons=list(r.explanation.reasons), text_es=r.explanation.text_es,
                                       text_en=r.explanation.text_en, fields=r.explanation.fields))
-        for r in recs]
+        for r in recs])
 
 
 @router.get("/partners/me/opportunities")

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ayni.api.deps import SessionDep
+from ayni.api.routes._json import json_response
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.reference import DistrictPublic, MaterialPublic
 from ayni.domain.materials import MATERIALS, get_material
@@ -11,7 +12,7 @@ from ayni.services import reference
 router = APIRouter(tags=["reference"])
 
 
-@router.get("/districts")
+@router.get("/districts", response_model=Page[DistrictPublic])
 def list_districts(
     session: SessionDep,
     q: str | None = Query(None, max_length=80),
@@ -19,16 +20,16 @@ def list_districts(
     provincia: str | None = None,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
-) -> Page[DistrictPublic]:
+) -> Response:
     page = reference.search_districts(
         session, q=q, departamento=departamento, provincia=provincia, limit=limit, offset=offset
     )
-    return Page[DistrictPublic](
+    return json_response(Page[DistrictPublic](
         items=[DistrictPublic.model_validate(d) for d in page.items],
         total=page.total,
         limit=page.limit,
         offset=page.offset,
-    )
+    ))
 
 
 @router.get("/districts/{ubigeo}")
