@@ -66,7 +66,8 @@ def start_champion_watcher(state: Any, *, vision: bool) -> ChampionWatcher | Non
     if vision:
         watcher.watch_vision(fallback=state.classifier, publish=lambda model: setattr(state, "classifier", model))
     watcher.watch(RANKER, load_ranker, publish=served_acceptance(state).serve)
-    watcher.watch(FORECASTER, load_forecaster, publish=supply_forecaster(state).serve)
+    # looked up when a champion arrives: the forecaster itself is made on first use (it reads settings then)
+    watcher.watch(FORECASTER, load_forecaster, publish=lambda model, version: supply_forecaster(state).serve(model, version))
     state.champion_watcher = watcher
     watcher.start()
     return watcher
