@@ -55,10 +55,6 @@ class Problem(BaseModel):
     instance: str
 
 
-def status_for(exc: e.AyniError) -> int:
-    return e.http_status(exc)
-
-
 def problem(status: int, detail: str, *, code: str, request: Request, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://ayni.pe/problems/{code}",
@@ -77,7 +73,7 @@ def problem(status: int, detail: str, *, code: str, request: Request, **extra: A
 
 async def _ayni(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, e.AyniError)
-    return problem(status_for(exc), exc.message, code=exc.code, request=request, **exc.details)
+    return problem(e.http_status(exc), exc.message, code=exc.code, request=request, **exc.details)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

@@ -44,22 +44,17 @@ class SupplyForecaster:
         """Forecast with ``model`` (the registry's champion ``version``) from now on."""
         self._served = (model, version)
 
-    @property
-    def model_version(self) -> int | None:
-        """The registry version forecasting now; ``None`` while the model fitted in this process serves."""
-        served = self._served
-        return served[1] if served is not None else None
-
-    def _model(self, t: _Tables) -> TabularForecaster:
+    def _model(self, t: _Tables) -> tuple[TabularForecaster, int | None]:
+        """The model to forecast with and its registry version, read once (a promotion may land meanwhile)."""
         from ayni.forecast import fit_annual_model
 
         served = self._served
         if served is not None:
-            return served[0]
+            return served
         with self._lock:
             if self._fitted is None:
                 self._fitted = fit_annual_model(t.generation, random_state=0)
-            return self._fitted
+            return self._fitted, None
 
     def _load(self) -> _Tables:
         from ayni.forecast import load_composition, load_generation, load_material_map
@@ -79,10 +74,19 @@ class SupplyForecaster:
 
     def weekly(self, *, ubigeo: str, material: str, horizon_weeks: int, capture_rate: float = DEFAULT_CAPTURE_RATE,
                start: date | None = None) -> list[WeeklySupply]:
+        return self.weekly_versioned(ubigeo=ubigeo, material=material, horizon_weeks=horizon_weeks,
+                                     capture_rate=capture_rate, start=start)[0]
+
+    def weekly_versioned(self, *, ubigeo: str, material: str, horizon_weeks: int,
+                         capture_rate: float = DEFAULT_CAPTURE_RATE,
+                         start: date | None = None) -> tuple[list[WeeklySupply], int | None]:
+        """``weekly`` and the registry version of the model that made it (``None``: fitted here)."""
         from ayni.forecast import forecast_district_material
 
         t = self._load()
-        return forecast_district_material(generation=t.generation, composition=t.composition,
-                                          material_map=t.material_map, ubigeo=ubigeo, material=material,
-                                          horizon_weeks=horizon_weeks, capture_rate=capture_rate, start=start,
-                                          model=self._model(t))
+        model, version = self._model(t)
+        weeks = forecast_district_material(generation=t.generation, composition=t.composition,
+                                           material_map=t.material_map, ubigeo=ubigeo, material=material,
+                                           horizon_weeks=horizon_weeks, capture_rate=capture_rate, start=start,
+                                           model=model)
+        return weeks, version

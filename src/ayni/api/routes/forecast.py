@@ -26,11 +26,12 @@ def forecast(user: CurrentUser, forecaster: Annotated[SupplyForecaster, Depends(
              ) -> ForecastPublic:
     """Expected kg per week of a material that the platform can capture in a district, with an 80 % interval,
     from MINAM's district generation (2014–2023) and composition (2019–2023)."""
-    weeks = forecaster.weekly(ubigeo=district, material=material, horizon_weeks=horizon, capture_rate=capture_rate)
+    weeks, version = forecaster.weekly_versioned(ubigeo=district, material=material, horizon_weeks=horizon,
+                                                 capture_rate=capture_rate)
     return ForecastPublic(district=district, material=material, capture_rate=capture_rate, interval="80%",
                           weeks=[WeeklySupplyPublic(week_start=w.week_start, kg=round(w.kg, 1),
                                                     kg_low=round(w.kg_low, 1), kg_high=round(w.kg_high, 1))
                                  for w in weeks],
                           method="annual per-district model chosen by time-series cross-validation × MINAM "
                                  "composition share × capture rate (see docs/forecasting.md)",
-                          model_version=forecaster.model_version)
+                          model_version=version)
