@@ -63,23 +63,29 @@ def train(mode: Annotated[str, typer.Option(help="fast (frozen backbone + linear
           time_budget_min: Annotated[float | None, typer.Option(help="Full mode: stop after this long.")] = None,
           device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
           hflip: Annotated[bool, typer.Option(help="Fast mode: also train on mirrored photos.")] = True,
+          head_input: Annotated[str, typer.Option(
+              help="What the head reads: multiscale (pooled means of stages 3–7 + the 1280-d embedding) "
+                   "or pooled (the 1280-d embedding only).")] = "multiscale",
           int8: Annotated[bool, typer.Option(help="Ship int8 if val accuracy holds within 0.5 pt.")] = True,
           threads: Annotated[int | None, typer.Option(help="PyTorch CPU threads.")] = None) -> None:
     """Train the classifier, calibrate it on val, export ONNX + metadata to OUT."""
     import torch
 
+    from ayni.vision.network import HEAD_INPUTS
     from ayni.vision.pipeline import default_train_config, run_train
 
     _setup()
     if mode not in ("fast", "full"):
         raise typer.BadParameter("mode must be 'fast' or 'full'")
+    if head_input not in HEAD_INPUTS:
+        raise typer.BadParameter(f"head-input must be one of {', '.join(HEAD_INPUTS)}")
     if threads:
         torch.set_num_threads(threads)
     settings = get_settings()
     cfg = default_train_config(settings.data_dir, _cache_dir(), mode=mode, random_state=seed, epochs=epochs,
                                batch_size=batch_size, lr=lr, freeze_blocks=freeze_blocks,
                                time_budget_min=time_budget_min, device=device,
-                               hflip_augment=hflip)
+                               hflip_augment=hflip, head_input=head_input)
     out_dir = out or settings.var_dir / "vision" / f"model-{mode}"
     meta = run_train(cfg, _manifest(manifest), out_dir, int8=int8)
     test = meta.metrics["test"]

@@ -62,11 +62,13 @@ def evaluate_split(clf: Classifier, data_dir: Path, manifest: Path) -> tuple[dic
 
 
 def evaluate_trashnet_official(data_dir: Path, *, cache_dir: Path,
-                               c_grid: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3),
-                               random_state: int = 20261122) -> dict[str, Any]:
-    """(b): fast-mode recipe on TrashNet's own train/val/test split files (6 classes)."""
+                               c_grid: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0),
+                               random_state: int = 20261122, head_input: str = "pooled") -> dict[str, Any]:
+    """(b): fast-mode recipe (the served model's ``head_input``) on TrashNet's own train/val/test split
+    files (6 classes)."""
     recs = trashnet_official_split(data_dir)
     backbone = channels_last(build_pretrained().eval())
+    backbone.head_input = head_input
     emb = cached_embeddings(backbone, data_dir, [r.path for r in recs], params=PreprocessParams(),
                             cache_dir=cache_dir, description="(b) TrashNet split")
     y = np.asarray([r.label for r in recs])
@@ -103,7 +105,7 @@ def run_evaluate(model_dir: Path, data_dir: Path, manifest: Path, *, cache_dir: 
     """All three evaluations, the PNGs under ``img_dir``, and a markdown summary."""
     clf = Classifier.load(model_dir, threads=threads)
     a, logits, y = evaluate_split(clf, data_dir, manifest)
-    b = evaluate_trashnet_official(data_dir, cache_dir=cache_dir)
+    b = evaluate_trashnet_official(data_dir, cache_dir=cache_dir, head_input=clf.meta.head_input)
     c = evaluate_kaggle(clf, data_dir)
     confusion_png(a["confusion"], a["labels"], img_dir / "vision_confusion_split.png",
                   title=f"(a) 7-class test split, acc {a['accuracy']:.1%}")

@@ -1,7 +1,7 @@
 """Export the classifier to ONNX (one file: backbone + head; logits and pooled features out) plus its metadata.
 
-The classifier's ONNX has two outputs: ``logits`` (N, 7) and ``features`` (N, 1280), the pooled backbone
-embedding the head reads — ``Classifier.embed`` serves it for embedding-space drift. A model exported
+The classifier's ONNX has two outputs: ``logits`` (N, 7) and ``features`` (N, D), the backbone embedding
+the head reads (1280-d pooled or 2024-d multiscale, ``ayni.vision.network.HEAD_INPUTS``) — ``Classifier.embed`` serves it for embedding-space drift. A model exported
 before the second output existed gets it with ``add_features_output`` (the same graph, the pooled tensor
 named as an output: predictions are unchanged).
 
@@ -21,26 +21,33 @@ import torch
 from ayni.domain.materials import CLASSES
 from ayni.vision.head import LinearHead
 from ayni.vision.meta import INPUT_NAME, META_FILE, OUTPUT_NAME, ModelMetadata
-from ayni.vision.network import FEATURE_DIM, EfficientNetLite0
+from ayni.vision.network import FEATURE_DIM, EfficientNetLite0, embedding_dim
 from ayni.vision.predict import FEATURES_NAME
 
 log = logging.getLogger(__name__)
 
 
 class _WithFeatures(torch.nn.Module):
-    """``(logits, pooled features)`` of an ``EfficientNetLite0`` (eval mode: dropout is the identity)."""
+    """``(logits, head input)`` of an ``EfficientNetLite0`` (eval mode: dropout is the identity)."""
 
     def __init__(self, net: EfficientNetLite0) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.net.features(x)
+        f = self.net.embedding(x)
         return self.net._fc(self.net._dropout(f)), f
 
+
 def attach_head(backbone: EfficientNetLite0, head: LinearHead) -> EfficientNetLite0:
-    """Put a fitted ``LinearHead`` in place of the ImageNet classifier (in place; returns it)."""
-    lin = torch.nn.Linear(FEATURE_DIM, len(CLASSES))
+    """Put a fitted ``LinearHead`` in place of the ImageNet classifier (in place; returns it).
+
+    The head must have been fitted on the embedding ``backbone.head_input`` names."""
+    want = embedding_dim(backbone.head_input)
+    if head.n_features_in_ != want:
+        raise ValueError(f"the head reads {head.n_features_in_} features; the backbone's {backbone.head_input!r} "
+                         f"embedding has {want}")
+    lin = torch.nn.Linear(want, len(CLASSES))
     with torch.no_grad():
         lin.weight.copy_(torch.from_numpy(np.asarray(head.coef_, dtype=np.float32)))
         lin.bias.copy_(torch.from_numpy(np.asarray(head.intercept_, dtype=np.float32)))
@@ -48,14 +55,16 @@ def attach_head(backbone: EfficientNetLite0, head: LinearHead) -> EfficientNetLi
     return backbone
 
 
-def export_onnx(model: torch.nn.Module, path: Path, *, size: int = 224, opset: int = 17) -> Path:
+def export_onnx(model: torch.nn.Module, path: Path, *, size: int = 224, opset: int = 17,
+                output_names: list[str] | None = None) -> Path:
     """Export ``model`` (N, 3, size, size) → logits to ONNX with a dynamic batch axis.
 
-    A classifier (``EfficientNetLite0``) also outputs its pooled ``features``."""
+    A classifier (``EfficientNetLite0``) also outputs the ``features`` its head reads; a module returning
+    a tuple needs ``output_names``."""
     model = model.eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, size, size)
-    outputs = [OUTPUT_NAME]
+    outputs = output_names or [OUTPUT_NAME]
     if isinstance(model, EfficientNetLite0):
         model, outputs = _WithFeatures(model).eval(), [OUTPUT_NAME, FEATURES_NAME]
     torch.onnx.export(model, (dummy,), str(path), input_names=[INPUT_NAME], output_names=outputs,

@@ -1,4 +1,5 @@
-"""Frozen-backbone embeddings (1280-d) of image files, cached on disk as ``.npz`` (no pickle).
+"""Frozen-backbone embeddings (what the head reads: 1280-d pooled or 2024-d multiscale, see
+``ayni.vision.network.HEAD_INPUTS``) of image files, cached on disk as ``.npz`` (no pickle).
 
 The cache is keyed by the file's path relative to the data dir and by the preprocessing, so the fast
 training mode, the near-duplicate grouping and the evaluations all reuse one pass over the images.
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from ayni.vision.network import EfficientNetLite0
+from ayni.vision.network import EfficientNetLite0, embedding_dim
 from ayni.vision.preprocess import PreprocessParams, preprocess
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,14 @@ class _Features(torch.nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.features(x)
+        return self.model.embedding(x)
 
 
 def embed_files(model: EfficientNetLite0, data_dir: Path, paths: Sequence[str], *,
                 params: PreprocessParams, batch_size: int = 32, hflip: bool = False,
                 description: str = "embedding", threads: int = 2) -> np.ndarray:
-    """The pooled features (N, 1280) float32 of ``paths``, with a Rich progress bar.
+    """The head's input features (N, D) float32 of ``paths`` (D from ``model.head_input``), with a Rich
+    progress bar.
 
     The backbone is exported to a temporary ONNX file and run with ONNX Runtime: on CPU this is
     several times faster than eager PyTorch for this depthwise-heavy network.
@@ -52,7 +54,7 @@ def embed_files(model: EfficientNetLite0, data_dir: Path, paths: Sequence[str], 
 
     from ayni.vision.export import export_onnx
 
-    out = np.zeros((len(paths), 1280), dtype=np.float32)
+    out = np.zeros((len(paths), embedding_dim(model.head_input)), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(_Features(model.eval()), Path(tmp) / "features.onnx", size=params.size)
         opts = ort.SessionOptions()
@@ -81,9 +83,11 @@ def cached_embeddings(model: EfficientNetLite0, data_dir: Path, paths: Sequence[
                       tag: str = "imagenet", description: str = "embedding") -> np.ndarray:
     """``embed_files`` through an ``.npz`` store under ``cache_dir`` keyed by path.
 
-    ``tag`` names the weights; only paths missing from the store are computed, then the store is
+    ``tag`` names the weights (the store is also keyed by ``model.head_input``); only paths missing from the store are computed, then the store is
     rewritten. Returns the features in the order of ``paths``.
     """
+    if model.head_input != "pooled":
+        tag = f"{tag}-{model.head_input}"
     store = _store_path(cache_dir, params, hflip, tag)
     known: dict[str, np.ndarray] = {}
     if store.exists():

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from ayni.domain.materials import CLASSES
 from ayni.vision.augment import augment
 from ayni.vision.data import ImageRecord
-from ayni.vision.network import EfficientNetLite0
+from ayni.vision.network import TAP_BLOCKS, EfficientNetLite0
 from ayni.vision.preprocess import PreprocessParams, decode_image, image_to_array
 
 if TYPE_CHECKING:
@@ -87,18 +87,23 @@ def _freeze_bn(model: torch.nn.Module) -> None:
             m.eval()
 
 
+Prefixed = tuple[torch.Tensor, torch.Tensor]  # (activation after block k-1, tap means of blocks < k: (N, d ≥ 0))
+
+
+def has_early_taps(model: EfficientNetLite0, k: int) -> bool:
+    return model.head_input == "multiscale" and any(b < k for b in TAP_BLOCKS)
+
+
 class _Prefix(torch.nn.Module):
-    """Stem + the first ``k`` blocks (frozen)."""
+    """Stem + the first ``k`` blocks (frozen); with a multiscale head also their tap means."""
 
     def __init__(self, model: EfficientNetLite0, k: int) -> None:
         super().__init__()
         self.m, self.k = model, k
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.m.act(self.m._bn0(self.m._conv_stem(x)))
-        for block in self.m._blocks[: self.k]:
-            x = block(x)
-        return x
+    def forward(self, x: torch.Tensor) -> torch.Tensor | Prefixed:
+        x, taps = self.m.run_blocks(x, 0, self.k)
+        return (x, torch.cat(taps, dim=1)) if has_early_taps(self.m, self.k) else x
 
 
 class _Suffix(torch.nn.Module):
@@ -108,35 +113,45 @@ class _Suffix(torch.nn.Module):
         super().__init__()
         self.m, self.k = model, k
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.m._blocks[self.k:]:
-            x = block(x)
-        x = self.m.act(self.m._bn1(self.m._conv_head(x)))
-        return self.m._fc(self.m._dropout(torch.flatten(self.m._avg_pooling(x), 1)))
+    def forward(self, prefixed: Prefixed) -> torch.Tensor:
+        x, early = prefixed
+        x, taps = self.m.run_blocks(x, self.k)
+        taps = ([early] if early.shape[1] else []) + taps
+        return self.m._fc(self.m._dropout(self.m.pool_head(x, taps)))
 
 
 def _prefix_runner(model: EfficientNetLite0, k: int, *, device: torch.device, size: int,
-                   workdir: str) -> Callable[[torch.Tensor], torch.Tensor]:
+                   workdir: str) -> Callable[[torch.Tensor], Prefixed]:
     """The frozen prefix as a function. On CPU it runs in ONNX Runtime (much faster than eager)."""
     prefix = _Prefix(model, k).eval()
+    early = has_early_taps(model, k)
+
+    def pair(out: torch.Tensor | Prefixed) -> Prefixed:
+        return out if isinstance(out, tuple) else (out, out.new_zeros((out.shape[0], 0)))
+
     if k == 0:
-        return lambda x: x
+        return lambda x: (x, x.new_zeros((x.shape[0], 0)))
     if device.type != "cpu":
-        def run_torch(x: torch.Tensor) -> torch.Tensor:
+        def run_torch(x: torch.Tensor) -> Prefixed:
             with torch.no_grad():
-                return prefix(x)
+                return pair(prefix(x))
         return run_torch
     import onnxruntime as ort
 
     from ayni.vision.export import export_onnx
 
-    path = export_onnx(prefix, Path(workdir) / "prefix.onnx", size=size)
+    path = export_onnx(prefix, Path(workdir) / "prefix.onnx", size=size,
+                       output_names=["activation", "taps"] if early else None)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    return lambda x: torch.from_numpy(sess.run(None, {name: x.contiguous().numpy()})[0])
+
+    def run_onnx(x: torch.Tensor) -> Prefixed:
+        outs = [torch.from_numpy(o) for o in sess.run(None, {name: x.contiguous().numpy()})]
+        return (outs[0], outs[1]) if early else pair(outs[0])
+    return run_onnx
 
 
-def _val_f1(suffix: _Suffix, prefix: Callable[[torch.Tensor], torch.Tensor], data_dir: Any,
+def _val_f1(suffix: _Suffix, prefix: Callable[[torch.Tensor], Prefixed], data_dir: Any,
             recs: Sequence[ImageRecord], params: PreprocessParams, device: torch.device) -> float:
     from ayni.vision.features import load_batch
 
@@ -145,7 +160,8 @@ def _val_f1(suffix: _Suffix, prefix: Callable[[torch.Tensor], torch.Tensor], dat
     with torch.inference_mode():
         for s in range(0, len(recs), 64):
             x = load_batch(data_dir, [r.path for r in recs[s:s + 64]], params=params)
-            preds += suffix(prefix(x).to(device)).argmax(1).tolist()
+            h, early = prefix(x)
+            preds += suffix((h.to(device), early.to(device))).argmax(1).tolist()
     return float(f1_score([r.label for r in recs], [CLASSES[p] for p in preds], average="macro"))
 
 
@@ -167,7 +183,7 @@ def finetune(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: Trai
 
 
 def _loop(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: TrainConfig, *, device: torch.device,
-          k: int, prefix: Callable[[torch.Tensor], torch.Tensor]
+          k: int, prefix: Callable[[torch.Tensor], Prefixed]
           ) -> tuple[EfficientNetLite0, list[dict[str, float]]]:
     from ayni.vision.train import progress_bar
 
@@ -206,8 +222,8 @@ def _loop(model: EfficientNetLite0, records: Sequence[ImageRecord], cfg: TrainCo
             _freeze_bn(model)
             running, step = 0.0, 0
             for step, (x, t) in enumerate(loader, 1):
-                h = prefix(x).to(device)
-                loss = _loss(suffix(h), t.to(device), weights, rec_weight)
+                h, early = prefix(x)
+                loss = _loss(suffix((h.to(device), early.to(device))), t.to(device), weights, rec_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -32,6 +32,7 @@ class ModelMetadata:
     preprocessing: dict[str, Any]
     architecture: str = "efficientnet-lite0"
     mode: str = "fast"
+    head_input: str = "pooled"  # what the head reads (ayni.vision.network.HEAD_INPUTS); older models: pooled
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
 

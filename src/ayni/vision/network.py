@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
 FEATURE_DIM = 1280
+# What the 7-class head reads (``EfficientNetLite0.head_input``): "pooled" is the 1280-d pooled head
+# embedding; "multiscale" adds the spatial means of the last block of stages 3–7 (40, 80, 112, 192 and
+# 320 channels: mid-level texture and shape statistics that the ImageNet head partly discards). One
+# forward pass computes both, so serving costs the same.
+HEAD_INPUTS = ("pooled", "multiscale")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,16 @@ LITE0_STAGES: tuple[_Stage, ...] = (
     _Stage(4, 5, 2, 6, 192),
     _Stage(1, 3, 1, 6, 320),
 )
+TAP_BLOCKS: tuple[int, ...] = tuple(
+    sum(st.repeats for st in LITE0_STAGES[: i + 1]) - 1 for i in range(2, len(LITE0_STAGES)))  # 4, 7, 10, 14, 15
+MULTISCALE_DIM = sum(st.out for st in LITE0_STAGES[2:]) + FEATURE_DIM  # 2024
+
+
+def embedding_dim(head_input: str) -> int:
+    """Width of the head's input for ``head_input`` (see ``HEAD_INPUTS``)."""
+    if head_input not in HEAD_INPUTS:
+        raise ValueError(f"head_input must be one of {HEAD_INPUTS}, not {head_input!r}")
+    return MULTISCALE_DIM if head_input == "multiscale" else FEATURE_DIM
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -98,17 +113,40 @@ class EfficientNetLite0(nn.Module):
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(FEATURE_DIM, num_classes)
         self.act = nn.ReLU6(inplace=True)
+        self.head_input = "pooled"  # not a weight: set by ``attach_head`` / training (see HEAD_INPUTS)
+
+    def run_blocks(self, x: torch.Tensor, start: int = 0, stop: int | None = None
+                   ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Blocks ``start…stop-1`` (the stem first when ``start == 0``): the activation and the spatial
+        means (N, C) of the tap blocks (``TAP_BLOCKS``) in that range."""
+        if start == 0:
+            x = self.act(self._bn0(self._conv_stem(x)))
+        taps: list[torch.Tensor] = []
+        stop = len(self._blocks) if stop is None else stop
+        for i in range(start, stop):
+            x = self._blocks[i](x)
+            if i in TAP_BLOCKS:
+                taps.append(x.mean(dim=(2, 3)))
+        return x, taps
+
+    def pool_head(self, x: torch.Tensor, taps: list[torch.Tensor]) -> torch.Tensor:
+        """Head conv + pooling over the last block's activation → the head's input (see ``head_input``)."""
+        x = self.act(self._bn1(self._conv_head(x)))
+        pooled = torch.flatten(self._avg_pooling(x), 1)
+        return torch.cat([*taps, pooled], dim=1) if self.head_input == "multiscale" else pooled
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled embedding (N, 1280) of a normalised batch (N, 3, H, W)."""
-        x = self.act(self._bn0(self._conv_stem(x)))
-        for block in self._blocks:
-            x = block(x)
+        x, _ = self.run_blocks(x)
         x = self.act(self._bn1(self._conv_head(x)))
         return torch.flatten(self._avg_pooling(x), 1)
 
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        """What the classifier head reads: (N, 1280) pooled, or (N, 2024) multiscale (``head_input``)."""
+        return self.pool_head(*self.run_blocks(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._fc(self._dropout(self.features(x)))
+        return self._fc(self._dropout(self.embedding(x)))
 
 
 def pretrained_weights_path() -> Path:

@@ -75,7 +75,7 @@ def run_train(cfg: TrainConfig, manifest: Path, out_dir: Path, *, int8: bool = T
     meta = ModelMetadata(
         version=f"lite0-{result.mode}-{datetime.now(UTC):%Y%m%d}-{digest}", classes=list(CLASSES),
         temperature=result.temperature, threshold=result.threshold, preprocessing=cfg.params.to_dict(),
-        mode=result.mode, metrics={**result.metrics, "int8": quant},
+        mode=result.mode, head_input=result.model.head_input, metrics={**result.metrics, "int8": quant},
         data={"manifest": "data/manifests/vision_split.csv", "manifest_sha256": _sha(manifest),
               "random_state": cfg.random_state})
     write_metadata(meta, out_dir)

@@ -133,10 +133,15 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 def image_to_array(img: Image.Image, *, params: PreprocessParams = PreprocessParams()) -> np.ndarray:
     """Resize an RGB image to ``size``×``size`` and normalise it: float32 (3, size, size)."""
     resized = img.resize((params.size, params.size), _RESAMPLE[params.resample])
-    arr = np.asarray(resized, dtype=np.float32) / np.float32(255.0)
-    mean = np.asarray(params.mean, dtype=np.float32)
-    std = np.asarray(params.std, dtype=np.float32)
-    return np.ascontiguousarray(((arr - mean) / std).transpose(2, 0, 1), dtype=np.float32)
+    pixels = np.asarray(resized)  # uint8 (size, size, 3), no copy
+    mean = np.asarray(params.mean, dtype=np.float64)
+    std = np.asarray(params.std, dtype=np.float64)
+    scale, shift = (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
+    out = np.empty((3, params.size, params.size), dtype=np.float32)
+    for c in range(3):  # (x / 255 − mean) / std as one multiply-add per channel, written in place
+        np.multiply(pixels[:, :, c], scale[c], out=out[c], dtype=np.float32)
+        out[c] += shift[c]
+    return out
 
 
 def preprocess(data: bytes, *, params: PreprocessParams = PreprocessParams()) -> np.ndarray:

@@ -27,7 +27,7 @@ from ayni.vision.features import cached_embeddings, embed_files
 from ayni.vision.head import LinearHead
 from ayni.vision.meta import softmax
 from ayni.vision.metrics import classification_report
-from ayni.vision.network import EfficientNetLite0, build_pretrained, channels_last
+from ayni.vision.network import EfficientNetLite0, build_pretrained, channels_last, embedding_dim
 from ayni.vision.preprocess import PreprocessParams
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ class TrainConfig:
     cache_dir: Path
     mode: str = "fast"
     random_state: int = 20261122
-    c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
+    c_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)
     recyclable_weight: float = 1.0
+    head_input: str = "multiscale"  # what the head reads (ayni.vision.network.HEAD_INPUTS)
     target_precision: float = 0.98
     hflip_augment: bool = True  # fast mode: add mirrored copies of the train photos
     params: PreprocessParams = field(default_factory=PreprocessParams)
@@ -131,6 +132,8 @@ def train_fast(records: Sequence[ImageRecord], cfg: TrainConfig) -> TrainResult:
     """Frozen ImageNet backbone, embeddings cached, linear head; minutes on CPU."""
     torch.manual_seed(cfg.random_state)
     backbone = channels_last(build_pretrained().eval())
+    embedding_dim(cfg.head_input)  # refuses an unknown name before an hour of embedding
+    backbone.head_input = cfg.head_input
     emb: dict[str, np.ndarray] = {}
     for split in ("train", "val", "test"):
         recs = split_records(records, split)
@@ -150,6 +153,7 @@ def train_fast(records: Sequence[ImageRecord], cfg: TrainConfig) -> TrainResult:
     metrics["c_grid_val_macro_f1"] = grid
     metrics["C"] = head.C
     metrics["hflip_augment"] = cfg.hflip_augment
+    metrics["head_input"] = cfg.head_input
     model = attach_head(backbone, head)
     return TrainResult(model.eval(), temperature, threshold, metrics, "fast")
 
