@@ -55,7 +55,7 @@ test: system-deps lint typecheck
 	$(BIN)/pytest
 
 fuzz: install-dev
-	AYNI_FUZZ_EXAMPLES=200 $(BIN)/pytest tests/fuzz -q -o log_cli=true --log-cli-level=INFO
+	AYNI_FUZZ_EXAMPLES=200 AYNI_FUZZ_STATEFUL_EXAMPLES=300 $(BIN)/pytest tests/fuzz -q -o log_cli=true --log-cli-level=INFO
 
 fmt: install-dev
 	$(BIN)/ruff format src tests benchmarks

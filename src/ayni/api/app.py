@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ayni import __version__
 from ayni.api import errors
+from ayni.api.openapi_links import add_links
 from ayni.api.routes import (
     admin,
     auth,
@@ -139,4 +140,17 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     app.include_router(health.router)
     metrics.install(app)
     mount_web(app)
+    _publish_links(app)
     return app
+
+
+def _publish_links(app: FastAPI) -> None:
+    """The generated schema plus the workflow links of ``ayni.api.openapi_links`` (built once)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

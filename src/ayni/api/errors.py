@@ -183,7 +183,7 @@ def _with_problems(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
 
 def _problem_statuses(route: APIRoute, method: str, op: dict[str, Any]) -> set[int]:
     """What an operation can answer besides success, read from its signature: every one may find the
-    database down (503); with parameters or a body 422; signed-in ones 401/403/404; a path id 404; writes
+    database down (503); with parameters or a body 422; with a body 400 (undecodable); signed-in ones 401/403/404; a path id 404; writes
     409 (a state change not allowed now); uploads 400/413/415/507; log-in 401/429."""
     calls = set(_dependency_names(route.dependant))
     params = op.get("parameters", [])
@@ -191,6 +191,8 @@ def _problem_statuses(route: APIRoute, method: str, op: dict[str, Any]) -> set[i
     statuses = {503}
     if params or body:
         statuses.add(422)
+    if body:  # a body that cannot be decoded at all (not UTF-8 JSON): "There was an error parsing the body"
+        statuses.add(400)
     if "get_current_user" in calls:
         statuses |= {401, 403, 404}
     if any(p.get("in") == "path" for p in params):
