@@ -64,8 +64,9 @@ def train(mode: Annotated[str, typer.Option(help="fast (frozen backbone + linear
           device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
           hflip: Annotated[bool, typer.Option(help="Fast mode: also train on mirrored photos.")] = True,
           head_input: Annotated[str, typer.Option(
-              help="What the head reads: multiscale (pooled means of stages 3–7 + the 1280-d embedding) "
-                   "or pooled (the 1280-d embedding only).")] = "multiscale",
+              help="What the head reads: dense (means of every block and of 3 blocks' expanded activations "
+                   "+ the 1280-d embedding), multiscale (means of the last block of stages 3–7 + the 1280-d "
+                   "embedding) or pooled (the 1280-d embedding only).")] = "dense",
           int8: Annotated[bool, typer.Option(help="Ship int8 if val accuracy holds within 0.5 pt.")] = True,
           threads: Annotated[int | None, typer.Option(help="PyTorch CPU threads.")] = None) -> None:
     """Train the classifier, calibrate it on val, export ONNX + metadata to OUT."""

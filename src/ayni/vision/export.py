@@ -1,7 +1,7 @@
 """Export the classifier to ONNX (one file: backbone + head; logits and pooled features out) plus its metadata.
 
 The classifier's ONNX has two outputs: ``logits`` (N, 7) and ``features`` (N, D), the backbone embedding
-the head reads (1280-d pooled or 2024-d multiscale, ``ayni.vision.network.HEAD_INPUTS``) — ``Classifier.embed`` serves it for embedding-space drift. A model exported
+the head reads (1280-d pooled, 2024-d multiscale or 6064-d dense, ``ayni.vision.network.HEAD_INPUTS``) — ``Classifier.embed`` serves it for embedding-space drift. A model exported
 before the second output existed gets it with ``add_features_output`` (the same graph, the pooled tensor
 named as an output: predictions are unchanged).
 

@@ -1,4 +1,4 @@
-"""Frozen-backbone embeddings (what the head reads: 1280-d pooled or 2024-d multiscale, see
+"""Frozen-backbone embeddings (what the head reads: 1280-d pooled, 2024-d multiscale or 6064-d dense, see
 ``ayni.vision.network.HEAD_INPUTS``) of image files, cached on disk as ``.npz`` (no pickle).
 
 The cache is keyed by the file's path relative to the data dir and by the preprocessing, so the fast

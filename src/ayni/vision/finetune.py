@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from ayni.domain.materials import CLASSES
 from ayni.vision.augment import augment
 from ayni.vision.data import ImageRecord
-from ayni.vision.network import TAP_BLOCKS, EfficientNetLite0
+from ayni.vision.network import EfficientNetLite0, tap_plan
 from ayni.vision.preprocess import PreprocessParams, decode_image, image_to_array
 
 if TYPE_CHECKING:
@@ -91,11 +91,12 @@ Prefixed = tuple[torch.Tensor, torch.Tensor]  # (activation after block k-1, tap
 
 
 def has_early_taps(model: EfficientNetLite0, k: int) -> bool:
-    return model.head_input == "multiscale" and any(b < k for b in TAP_BLOCKS)
+    plan = tap_plan(model.head_input)
+    return any(b < k for b in (*plan.blocks, *plan.expanded))
 
 
 class _Prefix(torch.nn.Module):
-    """Stem + the first ``k`` blocks (frozen); with a multiscale head also their tap means."""
+    """Stem + the first ``k`` blocks (frozen); with a multiscale or dense head also their tap means."""
 
     def __init__(self, model: EfficientNetLite0, k: int) -> None:
         super().__init__()

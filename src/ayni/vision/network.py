@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
 FEATURE_DIM = 1280
-# What the 7-class head reads (``EfficientNetLite0.head_input``): "pooled" is the 1280-d pooled head
-# embedding; "multiscale" adds the spatial means of the last block of stages 3–7 (40, 80, 112, 192 and
-# 320 channels: mid-level texture and shape statistics that the ImageNet head partly discards). One
-# forward pass computes both, so serving costs the same.
-HEAD_INPUTS = ("pooled", "multiscale")
+# What the 7-class head reads (``EfficientNetLite0.head_input``), always ending with the 1280-d pooled
+# head embedding: "pooled" is that alone; "multiscale" adds the spatial means of the last block of
+# stages 3–7 (2024-d); "dense" the spatial means of every block's output and of the expanded
+# (post-depthwise) activations of blocks 11, 14 and 15 (6064-d). Mid-level statistics describe texture
+# and material, which the ImageNet-tuned last layer partly discards. One forward pass computes them all,
+# so serving costs about the same.
+HEAD_INPUTS = ("pooled", "multiscale", "dense")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +51,45 @@ LITE0_STAGES: tuple[_Stage, ...] = (
     _Stage(4, 5, 2, 6, 192),
     _Stage(1, 3, 1, 6, 320),
 )
+# (in, out, expand) of the 16 blocks, in order
+_BLOCKS: tuple[tuple[int, int, int], ...] = tuple(
+    (LITE0_STAGES[s - 1].out if s and i == 0 else (32 if s == 0 else st.out), st.out, st.expand)
+    for s, st in enumerate(LITE0_STAGES) for i in range(st.repeats))
 TAP_BLOCKS: tuple[int, ...] = tuple(
     sum(st.repeats for st in LITE0_STAGES[: i + 1]) - 1 for i in range(2, len(LITE0_STAGES)))  # 4, 7, 10, 14, 15
-MULTISCALE_DIM = sum(st.out for st in LITE0_STAGES[2:]) + FEATURE_DIM  # 2024
+
+
+@dataclass(frozen=True, slots=True)
+class TapPlan:
+    """Which block outputs (``blocks``) and which blocks' expanded activations (``expanded``) are pooled."""
+
+    blocks: tuple[int, ...] = ()
+    expanded: tuple[int, ...] = ()
+
+    @property
+    def dim(self) -> int:
+        return (sum(_BLOCKS[i][1] for i in self.blocks) + sum(_BLOCKS[i][0] * _BLOCKS[i][2] for i in self.expanded)
+                + FEATURE_DIM)
+
+
+TAP_PLANS: dict[str, TapPlan] = {
+    "pooled": TapPlan(),
+    "multiscale": TapPlan(TAP_BLOCKS),
+    "dense": TapPlan(tuple(range(len(_BLOCKS))), (11, 14, 15)),
+}
+MULTISCALE_DIM = TAP_PLANS["multiscale"].dim  # 2024
+DENSE_DIM = TAP_PLANS["dense"].dim  # 6064
+
+
+def tap_plan(head_input: str) -> TapPlan:
+    if head_input not in HEAD_INPUTS:
+        raise ValueError(f"head_input must be one of {HEAD_INPUTS}, not {head_input!r}")
+    return TAP_PLANS[head_input]
 
 
 def embedding_dim(head_input: str) -> int:
     """Width of the head's input for ``head_input`` (see ``HEAD_INPUTS``)."""
-    if head_input not in HEAD_INPUTS:
-        raise ValueError(f"head_input must be one of {HEAD_INPUTS}, not {head_input!r}")
-    return MULTISCALE_DIM if head_input == "multiscale" else FEATURE_DIM
+    return tap_plan(head_input).dim
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -83,13 +114,17 @@ class MBConvBlock(nn.Module):
         self.act = nn.ReLU6(inplace=True)
         self.residual = stride == 1 and in_ch == out_ch
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_expanded(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block's output and its expanded activation (after the depthwise conv and ReLU6)."""
         y = x
         if self.expand:
             y = self.act(self._bn0(self._expand_conv(y)))
-        y = self.act(self._bn1(self._depthwise_conv(y)))
-        y = self._bn2(self._project_conv(y))
-        return x + y if self.residual else y
+        mid = self.act(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(mid))
+        return (x + y if self.residual else y), mid
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_expanded(x)[0]
 
 
 class EfficientNetLite0(nn.Module):
@@ -117,15 +152,22 @@ class EfficientNetLite0(nn.Module):
 
     def run_blocks(self, x: torch.Tensor, start: int = 0, stop: int | None = None
                    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Blocks ``start…stop-1`` (the stem first when ``start == 0``): the activation and the spatial
-        means (N, C) of the tap blocks (``TAP_BLOCKS``) in that range."""
+        """Blocks ``start…stop-1`` (the stem first when ``start == 0``): the activation and, in block
+        order, the spatial means (N, C) that ``head_input``'s tap plan takes in that range (a block's
+        expanded activation before its output)."""
         if start == 0:
             x = self.act(self._bn0(self._conv_stem(x)))
+        plan = tap_plan(self.head_input)
         taps: list[torch.Tensor] = []
         stop = len(self._blocks) if stop is None else stop
         for i in range(start, stop):
-            x = self._blocks[i](x)
-            if i in TAP_BLOCKS:
+            block: MBConvBlock = self._blocks[i]  # type: ignore[assignment]
+            if i in plan.expanded:
+                x, mid = block.forward_expanded(x)
+                taps.append(mid.mean(dim=(2, 3)))
+            else:
+                x = block(x)
+            if i in plan.blocks:
                 taps.append(x.mean(dim=(2, 3)))
         return x, taps
 
@@ -133,7 +175,7 @@ class EfficientNetLite0(nn.Module):
         """Head conv + pooling over the last block's activation → the head's input (see ``head_input``)."""
         x = self.act(self._bn1(self._conv_head(x)))
         pooled = torch.flatten(self._avg_pooling(x), 1)
-        return torch.cat([*taps, pooled], dim=1) if self.head_input == "multiscale" else pooled
+        return torch.cat([*taps, pooled], dim=1) if taps else pooled
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled embedding (N, 1280) of a normalised batch (N, 3, H, W)."""

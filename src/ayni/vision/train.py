@@ -41,7 +41,7 @@ class TrainConfig:
     random_state: int = 20261122
     c_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)
     recyclable_weight: float = 1.0
-    head_input: str = "multiscale"  # what the head reads (ayni.vision.network.HEAD_INPUTS)
+    head_input: str = "dense"  # what the head reads (ayni.vision.network.HEAD_INPUTS)
     target_precision: float = 0.98
     hflip_augment: bool = True  # fast mode: add mirrored copies of the train photos
     params: PreprocessParams = field(default_factory=PreprocessParams)

@@ -1,5 +1,6 @@
-"""The multiscale head input: its shape and parts, and that every path that computes it agrees
-(the one-pass forward, the frozen-prefix + trained-suffix split used by fine-tuning, the ONNX export)."""
+"""The head inputs beyond the pooled embedding ("multiscale", "dense"): their shape and parts, and that
+every path that computes them agrees (the one-pass forward, the frozen-prefix + trained-suffix split
+used by fine-tuning, the ONNX export)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ayni.vision.export import attach_head, export_onnx
 from ayni.vision.finetune import _prefix_runner, _Suffix
 from ayni.vision.head import LinearHead
 from ayni.vision.network import (
+    DENSE_DIM,
     FEATURE_DIM,
     MULTISCALE_DIM,
     TAP_BLOCKS,
@@ -50,6 +52,23 @@ def test_multiscale_embedding_is_the_stage_means_then_the_pooled_embedding() -> 
     assert act.shape[1] == 320
 
 
+def test_dense_embedding_is_every_block_mean_and_three_expanded_means_then_the_pooled_embedding() -> None:
+    net = _net("dense")
+    x = _x()
+    with torch.inference_mode():
+        emb = net.embedding(x)
+        pooled = net.features(x)
+        h = net.act(net._bn0(net._conv_stem(x)))
+        expected = []
+        for i, block in enumerate(net._blocks):
+            h, mid = block.forward_expanded(h)
+            if i in (11, 14, 15):
+                expected.append(mid.mean(dim=(2, 3)))
+            expected.append(h.mean(dim=(2, 3)))
+    assert emb.shape == (3, DENSE_DIM) and DENSE_DIM == 1808 + 672 + 1152 + 1152 + FEATURE_DIM
+    torch.testing.assert_close(emb, torch.cat([*expected, pooled], dim=1))
+
+
 def test_pooled_head_input_is_unchanged_and_unknown_names_are_refused() -> None:
     net = _net("pooled")
     with torch.inference_mode():
@@ -58,9 +77,10 @@ def test_pooled_head_input_is_unchanged_and_unknown_names_are_refused() -> None:
         embedding_dim("bilinear")
 
 
-@pytest.mark.parametrize("k", [0, 3, 11])
-def test_frozen_prefix_plus_trained_suffix_equals_the_whole_network(k: int, tmp_path: Path) -> None:
-    net = _net()
+@pytest.mark.parametrize(("head_input", "k"), [("multiscale", 0), ("multiscale", 3), ("multiscale", 11),
+                                                ("dense", 11), ("dense", 12), ("pooled", 11)])
+def test_frozen_prefix_plus_trained_suffix_equals_the_whole_network(head_input: str, k: int, tmp_path: Path) -> None:
+    net = _net(head_input)
     x = _x()
     prefix = _prefix_runner(net, k, device=torch.device("cpu"), size=SIZE, workdir=str(tmp_path))
     with torch.inference_mode():
@@ -76,17 +96,20 @@ def test_a_head_fitted_on_other_features_is_refused() -> None:
     head = LinearHead(max_iter=5).fit(X, y)
     with pytest.raises(ValueError, match="2024"):
         attach_head(_net(), head)
+    with pytest.raises(ValueError, match="6064"):
+        attach_head(_net("dense"), head)
 
 
-def test_the_onnx_export_serves_the_multiscale_features_the_head_reads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("head_input", ["multiscale", "dense"])
+def test_the_onnx_export_serves_the_features_the_head_reads(head_input: str, tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    net = _net()
+    net = _net(head_input)
     path = export_onnx(net, tmp_path / "m.onnx", size=SIZE)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = _x().numpy()
     logits, feats = sess.run(None, {sess.get_inputs()[0].name: x})
-    assert feats.shape == (3, MULTISCALE_DIM)
+    assert feats.shape == (3, embedding_dim(head_input))
     w, b = net._fc.weight.detach().numpy(), net._fc.bias.detach().numpy()
     np.testing.assert_allclose(feats @ w.T + b, logits, rtol=1e-4, atol=1e-4)
     with torch.inference_mode():
