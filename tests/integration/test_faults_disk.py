@@ -1,10 +1,13 @@
-"""A full disk while a photo is written (injected ``OSError(ENOSPC)`` after half the bytes), and a database
-that refuses the change after the photo was written: a clear answer, no partial listing, no orphan file."""
+"""A full disk while a photo is written (injected ``OSError(ENOSPC)`` after half the bytes, and a real
+filesystem filled to the last byte), and a database that refuses the change after the photo was written:
+a clear answer, no partial listing, no orphan file."""
 
 from __future__ import annotations
 
 import errno
 import io
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +91,44 @@ def test_a_photo_written_before_the_database_failed_is_removed(
     r = producer.put(f"/v1/listings/{listing['id']}/photo", files={"file": ("p.jpg", _photo(), "image/jpeg")})
     assert r.status_code == 503 and r.json()["code"] == "service_unavailable"
     assert _files(app_settings) == []  # rolled back: no orphan file
+
+
+@pytest.fixture
+def tiny_full_filesystem(app_settings: Settings) -> Iterator[Path]:
+    """A real 256 KiB tmpfs mounted on the media directory and filled to the last byte (root only)."""
+    media = app_settings.media_path
+    media.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(media)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root in a VM or privileged container): "
+                    f"{mounted.stderr.strip()}")
+    filler = media / "filler.bin"
+    try:
+        with open(filler, "wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    try:
+        yield filler
+    finally:
+        subprocess.run(["umount", str(media)], check=True)
+
+
+def test_a_really_full_filesystem_answers_507_and_keeps_the_listing(
+    make: Factory, app_settings: Settings, tiny_full_filesystem: Path,
+) -> None:
+    producer = make.producer()
+    listing = make.listing(producer)
+    before = sorted(_files(app_settings))
+    r = producer.put(f"/v1/listings/{listing['id']}/photo", files={"file": ("p.jpg", _photo(), "image/jpeg")})
+    assert r.status_code == 507, r.text
+    assert r.json()["code"] == "insufficient_storage"
+    assert producer.get(f"/v1/listings/{listing['id']}").json() == listing
+    assert sorted(_files(app_settings)) == before == [tiny_full_filesystem]  # no partial file left
+    tiny_full_filesystem.unlink()  # room again: the same upload now works, nothing was left half-done
+    r = producer.put(f"/v1/listings/{listing['id']}/photo", files={"file": ("p.jpg", _photo(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    assert r.json()["has_photo"] is True
