@@ -3,7 +3,7 @@ scoring every candidate at live capacity, for a fraction of the scoring."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -38,16 +38,18 @@ class Erratic:
 
 
 class Reservations:
-    """A session stand-in whose only query, the capacity reservations, answers ``rows``."""
+    """A session stand-in whose only query, the capacity reservations, answers ``rows`` (and counts itself)."""
 
     def __init__(self, rows: list[tuple[int, str, Any, Decimal]]) -> None:
         self.rows = rows
+        self.queries = 0
 
-    def execute(self, _statement: object) -> Reservations:
+    def connection(self) -> Reservations:
         return self
 
-    def all(self) -> list[tuple[int, str, Any, Decimal]]:
-        return self.rows
+    def execute(self, _statement: object, _params: object = None) -> Iterator[tuple[int, str, Any, Decimal]]:
+        self.queries += 1
+        return iter(self.rows)
 
 
 def test_rank_exact_equals_scoring_every_candidate_at_live_capacity() -> None:
@@ -73,3 +75,4 @@ def test_rank_exact_equals_scoring_every_candidate_at_live_capacity() -> None:
     assert [(r.partner_id, r.expected_net_cents) for r in got] == [(r.partner_id, r.expected_net_cents) for r in want]
     assert all(r.p_source == "model" for r in got)
     assert estimator.scored < len(candidates) / 2  # each candidate scored once, and most never
+    assert session.queries == 1  # the reservations of every candidate in one round trip, not one per batch

@@ -109,16 +109,19 @@ def candidates_for_listing(
     offset = first_offset[table.weekday_mask[pos]]
     ok = table.has_offer[pos] & (table.capacity_left_kg[pos] >= kg) & (table.min_kg[pos] <= kg) & (offset >= 0)
     grams = int(listing.kg * 1000)
+    pickup = [start + timedelta(days=off) for off in range(7)]
+    kg_dec, lid = listing.kg, listing.listing_id
+    offers, partners, fill = table.offers, table.partners, table.fill_rate
     out: list[Candidate] = []
     for i, d, off in zip(pos[ok].tolist(), dist[ok].tolist(), offset[ok].tolist(), strict=True):
-        offer, partner = table.offers[i], table.partners[i]
+        offer, partner = offers[i], partners[i]
         # exact Decimal re-check: the arrays are floats
-        if offer is None or offer.capacity_left_kg < listing.kg or listing.kg < offer.min_kg:
+        if offer is None or offer.capacity_left_kg < kg_dec or kg_dec < offer.min_kg:
             continue
-        out.append(Candidate(
-            listing.listing_id, partner.partner_id, offer.material, d, offer.price_cents_per_kg, listing.kg,
-            _gross_cents(grams, offer.price_cents_per_kg), start + timedelta(days=off), offer.capacity_left_kg,
-            partner.kind, partner.radius_km, offer.min_kg, table.fill_rate[i]))
+        price = offer.price_cents_per_kg
+        out.append(Candidate(lid, partner.partner_id, offer.material, d, price, kg_dec, _gross_cents(grams, price),
+                             pickup[off], offer.capacity_left_kg, partner.kind, partner.radius_km, offer.min_kg,
+                             fill[i]))
     return out
 
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +22,8 @@ from scipy.sparse.linalg import svds
 
 from ayni.domain.lifecycle import ProducerKind
 from ayni.matching.entities import Candidate, ListingInput
+
+K = TypeVar("K", str, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,10 @@ class InteractionHistory:
         self.a_total = 0
         self._producer_factors: dict[int, NDArray[np.float64]] = {}
         self._partner_factors: dict[int, NDArray[np.float64]] = {}
+        self._table: _PartnerTable | None = None  # the per-partner rates as arrays, built on first use
 
     def add(self, outcomes: Iterable[Outcome]) -> None:
+        self._table = None
         for o in outcomes:
             s = int(o.collected)
             self.n_total += 1
@@ -151,6 +156,30 @@ class InteractionHistory:
         return self._smooth(self.producer_accepted.get(producer_id, 0), self.producer_offered.get(producer_id, 0),
                             prior)
 
+    def partner_rates(self, partner_ids: Sequence[int], *, producer_kind: str, material: str,
+                      kg: float) -> PartnerRates:
+        """``partner_rate``, log1p(partner volume), ``segment_rate``, ``material_rate`` and ``size_rate`` for
+        many partners at once, equal to the scalar methods to the last bit (the same operations on arrays).
+
+        Reads a table of the counts as arrays, built on the first call after ``add`` (``compile`` builds it
+        ahead, e.g. in a background thread, so that a request never pays for it)."""
+        table = self.compile()
+        rows = table.rows(partner_ids)
+        rate = table.rate[rows]
+        k = self.prior_strength
+        return PartnerRates(
+            rate=rate, log_n=table.log_n[rows],
+            segment_rate=table.smooth(table.segment, producer_kind, rows, rate, k),
+            material_rate=table.smooth(table.material, material, rows, rate, k),
+            size_rate=table.smooth(table.size, size_bucket(kg), rows, rate, k))
+
+    def compile(self) -> _PartnerTable:
+        """The per-partner counts as arrays (cached until the next ``add``)."""
+        table = self._table
+        if table is None:
+            table = self._table = _PartnerTable(self)
+        return table
+
     def refresh_latent(self, *, rank: int = 8) -> None:
         """Refit the low-rank producer × partner factors from the counts so far (deterministic: ARPACK v0)."""
         if not self.pair_n:
@@ -181,3 +210,64 @@ class InteractionHistory:
             return np.zeros(len(partner_ids))
         return np.array([float(u @ v) if (v := self._partner_factors.get(q)) is not None else 0.0
                          for q in partner_ids])
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRates:
+    """The partner-level history features of several partners (arrays aligned with the partner ids asked)."""
+
+    rate: NDArray[np.float64]
+    log_n: NDArray[np.float64]
+    segment_rate: NDArray[np.float64]
+    material_rate: NDArray[np.float64]
+    size_rate: NDArray[np.float64]
+
+
+class _PartnerTable:
+    """An ``InteractionHistory``'s per-partner counts as arrays: one row per partner seen (sorted ids) and a
+    last row of zeros for any other partner; per producer kind, material and size class, that key's counts."""
+
+    def __init__(self, history: InteractionHistory) -> None:
+        self.ids = np.array(sorted(history.partner_n), dtype=np.int64)
+        n = np.array([history.partner_n[q] for q in self.ids.tolist()] + [0], dtype=np.int64)
+        s = np.array([history.partner_s.get(q, 0) for q in self.ids.tolist()] + [0], dtype=np.int64)
+        k = history.prior_strength
+        self.rate: NDArray[np.float64] = (s + k * history.global_rate) / (n + k)
+        self.log_n: NDArray[np.float64] = np.log1p(n)
+        self.segment = self._by_key(history.segment_n, history.segment_s)
+        self.material = self._by_key(history.material_n, history.material_s)
+        self.size = self._by_key(history.size_n, history.size_s)
+
+    def _by_key(self, counts: dict[tuple[int, K], int],
+                successes: dict[tuple[int, K], int]) -> dict[K, tuple[NDArray[np.int64], NDArray[np.int64]]]:
+        grouped: dict[K, tuple[list[int], list[int], list[int]]] = {}
+        for (q, key), n in counts.items():
+            qs, ns, ss = grouped.setdefault(key, ([], [], []))
+            qs.append(q)
+            ns.append(n)
+            ss.append(successes.get((q, key), 0))
+        out = {}
+        for key, (ids, ns, ss) in grouped.items():
+            rows = self.rows(ids)
+            n_col = np.zeros(len(self.ids) + 1, dtype=np.int64)
+            s_col = np.zeros(len(self.ids) + 1, dtype=np.int64)
+            n_col[rows], s_col[rows] = ns, ss
+            out[key] = (n_col, s_col)
+        return out
+
+    def rows(self, partner_ids: Sequence[int]) -> NDArray[np.intp]:
+        """Each partner's row (the last one for a partner without outcomes)."""
+        q = np.asarray(partner_ids, dtype=np.int64)
+        if len(self.ids) == 0:
+            return np.zeros(len(q), dtype=np.intp)
+        pos = np.minimum(np.searchsorted(self.ids, q), len(self.ids) - 1)
+        return np.where(self.ids[pos] == q, pos, len(self.ids))
+
+    @staticmethod
+    def smooth(columns: dict[K, tuple[NDArray[np.int64], NDArray[np.int64]]], key: K, rows: NDArray[np.intp],
+               prior: NDArray[np.float64], k: float) -> NDArray[np.float64]:
+        """``InteractionHistory._smooth`` of the key's counts towards ``prior``, for each row."""
+        col = columns.get(key)
+        if col is None:
+            return (0 + k * prior) / (0 + k)
+        return (col[1][rows] + k * prior) / (col[0][rows] + k)

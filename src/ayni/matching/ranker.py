@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,17 @@ _MONOTONIC = [-1 if f in _DECREASING else 0 for f in FEATURES]
 _TRIP = ScoringConfig()  # the default tariff: log_value_over_transport is a feature, not a price
 
 
+def context_of(pool: Sequence[Candidate]) -> list[Candidate]:
+    """The (at most two) candidates that carry ``pool``'s context: the best price and the nearest partner are
+    all that ``pair_features`` reads of its ``pool``, so these stand for the whole list (a caller scoring a
+    long list in batches reads it once, not once per batch)."""
+    if not pool:
+        return []
+    best = max(pool, key=lambda c: c.price_cents_per_kg)
+    nearest = min(pool, key=lambda c: c.distance_km)
+    return [best] if best is nearest else [best, nearest]
+
+
 def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, history: InteractionHistory,
                   now: datetime, pool: Sequence[Candidate] | None = None) -> FloatArray:
     """One row of ``FEATURES`` per candidate, from the listing, the offer and the history before ``now``.
@@ -64,49 +76,45 @@ def pair_features(listing: ListingInput, candidates: Sequence[Candidate], *, his
     best = max(c.price_cents_per_kg for c in context) or 1
     nearest = min(c.distance_km for c in context)
     kg = float(listing.kg)
-    cls = _CLASS[MATERIALS[listing.material].class_code]
-    pkind = _PRODUCER_KINDS[ProducerKind(listing.producer_kind)]
-    conf = np.nan if listing.photo_confidence is None else listing.photo_confidence
-    age = (now - listing.created_at).total_seconds() / 86400.0
-    reliability = history.producer_reliability(listing.producer_id)
-    producer_n = math.log1p(history.producer_accepted.get(listing.producer_id, 0))
-    latent = history.latent(listing.producer_id, [c.partner_id for c in candidates])
     pid = listing.producer_id
-    ids = [c.partner_id for c in candidates]
-    dist = np.array([c.distance_km for c in candidates])
-    radius = np.array([c.radius_km for c in candidates])
-    min_kg = np.array([float(c.min_kg) for c in candidates])
-    cap = np.array([float(c.capacity_left_kg) for c in candidates])
-    price = np.array([c.price_cents_per_kg for c in candidates], dtype=np.float64)
     kind = str(listing.producer_kind)
+    created = listing.created_at.date()
+    ids = [c.partner_id for c in candidates]
+    # one pass over the candidates for their numeric fields (columns: see the unpacking below)
+    cols = np.array([(c.distance_km, c.radius_km, float(c.min_kg), float(c.capacity_left_kg), c.price_cents_per_kg,
+                      _KINDS[c.partner_kind], c.offer_fill_rate, (c.pickup_date - created).days,
+                      max(c.gross_cents, 1)) for c in candidates], dtype=np.float64)
+    dist, radius, min_kg, cap, price, pkind_col, fill, days, gross = cols.T
+    rates = history.partner_rates(ids, producer_kind=kind, material=listing.material, kg=kg)
     x[:, 0] = dist
     x[:, 1] = np.where(radius > 0, dist / np.maximum(radius, 1e-9), 1.0)
     x[:, 2] = dist - nearest
     x[:, 3] = math.log1p(kg)
     x[:, 4] = np.where(min_kg > 0, np.log(kg / np.maximum(min_kg, 1e-9)), 5.0)
     x[:, 5] = np.where(cap > 0, kg / np.maximum(cap, 1e-9), 1.0)
-    x[:, 6] = cls
-    x[:, 7] = [_KINDS[c.partner_kind] for c in candidates]
-    x[:, 8] = pkind
+    x[:, 6] = _CLASS[MATERIALS[listing.material].class_code]
+    x[:, 7] = pkind_col
+    x[:, 8] = _PRODUCER_KINDS[ProducerKind(listing.producer_kind)]
     x[:, 9] = price
     x[:, 10] = price / best
-    x[:, 11] = [c.offer_fill_rate for c in candidates]
-    x[:, 12] = [history.partner_rate(q) for q in ids]
-    x[:, 13] = np.log1p([history.partner_n.get(q, 0) for q in ids])
-    x[:, 14] = reliability
-    x[:, 15] = producer_n
-    x[:, 16] = conf
-    x[:, 17] = age
-    x[:, 18] = np.log1p([history.pair_n.get((pid, q), 0) for q in ids])
-    x[:, 19] = [history.pair_rate(pid, q) for q in ids]
-    x[:, 20] = [history.segment_rate(q, kind) for q in ids]
-    x[:, 21] = latent
-    created = listing.created_at.date()
-    x[:, 22] = [(c.pickup_date - created).days for c in candidates]
+    x[:, 11] = fill
+    x[:, 12] = rates.rate
+    x[:, 13] = rates.log_n
+    x[:, 14] = history.producer_reliability(pid)
+    x[:, 15] = math.log1p(history.producer_accepted.get(pid, 0))
+    x[:, 16] = np.nan if listing.photo_confidence is None else listing.photo_confidence
+    x[:, 17] = (now - listing.created_at).total_seconds() / 86400.0
+    pair_n = np.array([history.pair_n.get((pid, q), 0) for q in ids], dtype=np.int64)
+    pair_s = np.array([history.pair_s.get((pid, q), 0) for q in ids], dtype=np.int64)
+    x[:, 18] = np.log1p(pair_n)
+    x[:, 19] = (pair_s + history.prior_strength * rates.rate) / (pair_n + history.prior_strength)
+    x[:, 20] = rates.segment_rate
+    x[:, 21] = history.latent(pid, ids)
+    x[:, 22] = days
     trip = np.maximum(dist * _TRIP.trip_factor * _TRIP.transport_cents_per_km, 1.0)
-    x[:, 23] = np.log(np.maximum([c.gross_cents for c in candidates], 1) / trip)
-    x[:, 24] = [history.material_rate(q, listing.material) for q in ids]
-    x[:, 25] = [history.size_rate(q, kg) for q in ids]
+    x[:, 23] = np.log(gross / trip)
+    x[:, 24] = rates.material_rate
+    x[:, 25] = rates.size_rate
     x[:, 26] = history.producer_accept_rate(pid)
     return x
 
@@ -149,6 +157,7 @@ class AcceptanceModel:
         self.n_features_in_ = X.shape[1]
         self.baseline_ = float(np.ravel(est._baseline_prediction)[0])
         self.trees_ = _compile([pred[0].nodes for pred in est._predictors])
+        self._forest: _Forest | None = None
         return self
 
     def _check_fitted(self) -> None:
@@ -160,7 +169,10 @@ class AcceptanceModel:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise InvalidInput(f"Expected {self.n_features_in_} features, got shape {X.shape}.")
-        return self.baseline_ + _walk(self.trees_, X)
+        forest = self._forest
+        if forest is None:  # flattened on first use (``trees_`` is what is saved and loaded)
+            forest = self._forest = _flatten(self.trees_, self.n_features_in_)
+        return self.baseline_ + _walk(forest, X)
 
     def predict_proba(self, X: FloatArray) -> FloatArray:
         p1 = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
@@ -193,6 +205,7 @@ class AcceptanceModel:
         model.n_features_in_ = int(data["n_features_in"])
         model.baseline_ = float(data["baseline"])
         model.trees_ = {k: np.asarray(v, dtype=_DTYPES[k]) for k, v in data["trees"].items()}
+        model._forest = None
         return model
 
     @classmethod
@@ -225,30 +238,70 @@ def _compile(node_arrays: Sequence[NDArray[Any]]) -> dict[str, NDArray[Any]]:
     return out
 
 
-def _walk(trees: dict[str, NDArray[Any]], X: FloatArray) -> FloatArray:
-    """Sum of leaf values over all trees for each row, walking every tree at once (≤ depth steps).
+@dataclass(frozen=True, slots=True)
+class _Forest:
+    """The compiled trees flattened for ``_walk``. Node ``j`` of tree ``t`` has id ``t × width + j`` and is
+    addressed as ``2 × id`` or ``2 × id + 1`` (the same node): its child on the left of the threshold is
+    ``children[2 × id + 1]``, on the right ``children[2 × id]`` (so a step is ``children[node + (x ≤ threshold)]``),
+    both already doubled; leaves point to themselves.
 
-    Trees are flattened: node ``j`` of tree ``t`` is ``t × width + j``, so each step is a few 1-D
-    ``take``s; leaves point to themselves, so rows that reached a leaf simply stay there."""
+    A node tests column ``column`` of the row extended to ``[x, x with NaN → −inf]``: a node that sends
+    missing values left reads the second copy (NaN becomes −inf, which goes left of any threshold), one that
+    sends them right reads the first (NaN ≤ threshold is false, so it goes right, even of a +inf threshold)."""
+
+    column: NDArray[np.intp]  # by doubled id
+    threshold: FloatArray  # by doubled id
+    children: NDArray[np.intp]  # by doubled id + (x ≤ threshold)
+    value: FloatArray  # by doubled id
+    roots: NDArray[np.intp]  # doubled ids of the roots
+    depth: int
+
+
+def _flatten(trees: dict[str, NDArray[Any]], n_features: int) -> _Forest:
     t, width = trees["feature"].shape
-    n, n_feat = X.shape
-    offset = (np.arange(t, dtype=np.int64) * width)[:, None]
-    feature = trees["feature"].ravel()
-    threshold = trees["threshold"].ravel()
-    missing_left = trees["missing_left"].ravel()
     leaf = trees["is_leaf"].ravel()
-    left = (trees["left"] + offset).ravel()
-    right = (trees["right"] + offset).ravel()
-    left = np.where(leaf, np.arange(t * width), left)
-    right = np.where(leaf, np.arange(t * width), right)
-    flat_x = X.ravel()
-    row_base = (np.arange(n, dtype=np.int64) * n_feat)[None, :]
-    node = np.broadcast_to(offset, (t, n)).copy()
-    for _ in range(int(trees["depth"].max(initial=0))):
-        x = flat_x.take(row_base + feature.take(node))
-        go_left = np.where(np.isnan(x), missing_left.take(node), x <= threshold.take(node))
-        node = np.where(go_left, left.take(node), right.take(node))
-    return trees["value"].ravel().take(node).sum(axis=0)
+    feature = trees["feature"].ravel().astype(np.intp)
+    if np.any(~leaf & ((feature < 0) | (feature >= n_features))):
+        raise InvalidInput(f"A split reads a feature outside the {n_features} of a row.")
+    offset = (np.arange(t, dtype=np.intp) * width)[:, None]
+    here = np.arange(t * width, dtype=np.intp)
+    left = np.where(leaf, here, (trees["left"] + offset).ravel())
+    right = np.where(leaf, here, (trees["right"] + offset).ravel())
+    column = np.where(leaf, 0, feature + n_features * trees["missing_left"].ravel())
+    return _Forest(column=np.repeat(column, 2).astype(np.intp),
+                   threshold=np.repeat(trees["threshold"].ravel(), 2).astype(np.float64),
+                   children=(2 * np.column_stack((right, left))).ravel().astype(np.intp),
+                   value=np.repeat(trees["value"].ravel(), 2).astype(np.float64), roots=2 * offset.ravel(),
+                   depth=int(trees["depth"].max(initial=0)))
+
+
+_BLOCK = 64  # rows walked together: trees × rows stays in the CPU's cache (more rows per step are slower)
+
+
+def _walk(forest: _Forest, X: FloatArray) -> FloatArray:
+    """Sum of leaf values over all trees for each row, in blocks of ``_BLOCK`` rows (never a block of one
+    row out of several: numpy sums a single row's leaves pairwise and several rows' in tree order, and a row's
+    P must not depend on how the rows were cut)."""
+    n = len(X)
+    if n <= _BLOCK + 1:
+        return _walk_block(forest, X)
+    cuts = list(range(0, n, _BLOCK))
+    if n - cuts[-1] == 1:
+        cuts.pop()
+    return np.concatenate([_walk_block(forest, X[a:b]) for a, b in zip(cuts, [*cuts[1:], n], strict=True)])
+
+
+def _walk_block(forest: _Forest, X: FloatArray) -> FloatArray:
+    """Walks every tree at once: ≤ depth steps of a few 1-D ``take``s over trees × rows; rows that reached
+    a leaf stay there."""
+    n, n_feat = X.shape
+    extended = np.concatenate((X, np.where(np.isnan(X), -np.inf, X)), axis=1).ravel()
+    row_base = np.tile(np.arange(n, dtype=np.intp) * (2 * n_feat), len(forest.roots))
+    node = np.repeat(forest.roots, n)
+    for _ in range(forest.depth):
+        x = extended.take(forest.column.take(node) + row_base)
+        node = forest.children.take(node + (x <= forest.threshold.take(node)))
+    return forest.value.take(node).reshape(len(forest.roots), n).sum(axis=0)
 
 
 class LearntAcceptance:

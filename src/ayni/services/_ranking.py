@@ -9,16 +9,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ayni.matching.entities import Candidate, ListingInput, Recommendation
 from ayni.matching.index import PartnerIndex
-from ayni.matching.ranker import LearntAcceptance, pair_features
+from ayni.matching.ranker import LearntAcceptance, context_of, pair_features
 from ayni.matching.scoring import AcceptanceEstimator, ScoringConfig, rank_candidates, transport_cents
 from ayni.storage.tables import CapacityReservation
 
@@ -27,13 +28,19 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+@lru_cache(maxsize=1)
+def _reserved_query() -> Select[Any]:
+    """Reserved kg of some partners in some weeks (a Core statement built once: a request only binds it)."""
+    t = CapacityReservation.__table__.c
+    return select(t.partner_id, t.material, t.week_start, t.reserved_kg).where(
+        t.partner_id.in_(bindparam("partners", expanding=True)), t.week_start.in_(bindparam("weeks", expanding=True)))
+
+
 def _reserved(session: Session, keys: set[tuple[int, str, date]]) -> dict[tuple[int, str, date], Decimal]:
     if not keys:
         return {}
-    rows = session.execute(select(CapacityReservation.partner_id, CapacityReservation.material,
-                                  CapacityReservation.week_start, CapacityReservation.reserved_kg)
-                           .where(CapacityReservation.partner_id.in_({k[0] for k in keys}),
-                                  CapacityReservation.week_start.in_({k[2] for k in keys}))).all()
+    rows = session.connection().execute(_reserved_query(), {"partners": sorted({k[0] for k in keys}),
+                                                            "weeks": sorted({k[2] for k in keys})})
     return {(p, m, w): kg for p, m, w, kg in rows if (p, m, w) in keys}
 
 
@@ -86,21 +93,22 @@ def rank_monotone(session: Session, li: ListingInput, optimistic: list[Candidate
 def rank_exact(session: Session, li: ListingInput, optimistic: list[Candidate], index: PartnerIndex,
                estimator: AcceptanceEstimator, *, now: datetime, top_k: int) -> tuple[list[Recommendation], int]:
     """Ranking for any estimator (a learnt P need not fall as capacity fills, so full-capacity values bound
-    nothing). P ≤ ``max_p`` does: candidates are taken in batches by ``round(max_p × gross) − transport``;
-    each batch's live capacity is read and it is scored, until the k-th best value beats the best bound
-    left. Exact, and only the few candidates that can reach the top k are read and scored. The listing's
-    full candidate list stays the context of the learnt features (best price, nearest partner)."""
+    nothing). P ≤ ``max_p`` does: candidates are taken in batches by ``round(max_p × gross) − transport``
+    and scored at live capacity, until the k-th best value beats the best bound left. Exact, and only the
+    candidates that can reach the top k are scored; the capacity reserved for all of them is read in one
+    query (one round trip: a batch costs a model call, not a query). The listing's full candidate list
+    stays the context of the learnt features (best price, nearest partner)."""
     config = ScoringConfig()
-    bound = [round(config.max_p * c.gross_cents) - transport_cents(c.distance_km, config=config) for c in optimistic]
-    order = sorted(range(len(optimistic)), key=lambda i: -bound[i])
+    bound = _bounds(optimistic, config)
+    order = np.argsort(-bound, kind="stable").tolist()
+    weeks = {day: week_start(day) for day in {c.pickup_date for c in optimistic}}
+    reserved = _reserved(session, {(c.partner_id, c.offer_material, weeks[c.pickup_date]) for c in optimistic})
     scorer = _Pooled(estimator, optimistic)
     live: list[Candidate] = []
     values: list[int] = []
     batch = max(4 * top_k, 64)
     for start in range(0, len(order), batch):
-        chunk = [optimistic[i] for i in order[start:start + batch]]
-        fresh = _live(chunk, _reserved(session, {(c.partner_id, c.offer_material, week_start(c.pickup_date))
-                                                 for c in chunk}), index, li)
+        fresh = _live([optimistic[i] for i in order[start:start + batch]], reserved, index, li)
         values += _values(li, fresh, scorer, now, config)
         live += fresh
         nxt = start + batch
@@ -109,13 +117,23 @@ def rank_exact(session: Session, li: ListingInput, optimistic: list[Candidate], 
     return rank_candidates(li, live, estimator=scorer, now=now, config=config, top_k=top_k), len(live)
 
 
+def _bounds(candidates: Sequence[Candidate], config: ScoringConfig) -> NDArray[np.int64]:
+    """``round(max_p × gross) − transport_cents(distance)`` for each candidate, vectorised (``np.rint`` rounds
+    half to even, as ``round`` does, on the same float products)."""
+    gross = np.array([c.gross_cents for c in candidates], dtype=np.float64)
+    dist = np.array([c.distance_km for c in candidates], dtype=np.float64)
+    transport = np.rint(dist * config.trip_factor * config.transport_cents_per_km)
+    return (np.rint(config.max_p * gross) - transport).astype(np.int64)
+
+
 class _Pooled:
     """An estimator whose context features always see the listing's full candidate list, and that scores
     each candidate once per request (``rank_candidates`` asks again for the ones already scored)."""
 
     def __init__(self, estimator: AcceptanceEstimator, pool: Sequence[Candidate]) -> None:
         self.estimator = estimator
-        self.pool = pool
+        # the learnt features read only the pool's best price and nearest distance: pass just what carries them
+        self.pool = context_of(pool) if isinstance(estimator, LearntAcceptance) else pool
         self.source = estimator.source
         self._p: dict[tuple[int, str], float] = {}
 
