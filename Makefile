@@ -25,7 +25,7 @@ install-dev: $(DEV_STAMP) node_modules/.installed
 # Real tools the tests use: Prometheus/promtool and the Pushgateway (monitoring tests), Chromium (browser
 # tests), pg_dump (backups), docker-compose (compose file check). Installed from Debian when missing.
 APT_NEEDS := promtool:prometheus prometheus-pushgateway:prometheus-pushgateway docker-compose:docker-compose \
-	pg_dump:postgresql-client chromium:chromium
+	pg_dump:postgresql-client chromium:chromium wrk:wrk
 system-deps:
 	@missing=""; for pair in $(APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

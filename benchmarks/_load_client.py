@@ -74,8 +74,8 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, keep
 
 
-async def _connection(host: str, port: int, requests: Requests, deadline: float, out: list[Result]) -> None:
-    kinds = [k for k, w in MIX for _ in range(w)]
+async def _connection(host: str, port: int, requests: Requests, deadline: float, out: list[Result],
+                      kinds: list[str]) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
@@ -94,10 +94,12 @@ async def _connection(host: str, port: int, requests: Requests, deadline: float,
         writer.close()
 
 
-async def run(host: str, port: int, *, seconds: float, connections: int, requests: Requests) -> list[Result]:
+async def run(host: str, port: int, *, seconds: float, connections: int, requests: Requests,
+              only: str | None = None) -> list[Result]:
     out: list[Result] = []
     deadline = time.perf_counter() + seconds
-    await asyncio.gather(*[_connection(host, port, requests, deadline, out) for _ in range(connections)])
+    kinds = [only] if only else [k for k, w in MIX for _ in range(w)]
+    await asyncio.gather(*[_connection(host, port, requests, deadline, out, kinds) for _ in range(connections)])
     return out
 
 
@@ -107,9 +109,9 @@ def summary(results: list[Result], wall_s: float) -> dict[str, object]:
     for kind, _ in MIX:
         ms = np.array([r[1] for r in results if r[0] == kind])
         if ms.size:
-            statuses = sorted({r[2] for r in results if r[0] == kind})
+            seen = sorted({r[2] for r in results if r[0] == kind})
             kinds[kind] = {"n": int(ms.size), "p50_ms": float(np.percentile(ms, 50)),
-                           "p99_ms": float(np.percentile(ms, 99)), "statuses": statuses}
+                           "p99_ms": float(np.percentile(ms, 99)), "statuses": seen}
     statuses: dict[str, int] = {}
     for r in results:
         statuses[str(r[2])] = statuses.get(str(r[2]), 0) + 1
@@ -125,6 +127,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=[k for k, _ in MIX], help="send only this kind of request")
     parser.add_argument("token")
     parser.add_argument("ids_file", type=Path)
     parser.add_argument("photo_file", type=Path)
@@ -134,7 +137,7 @@ def main() -> None:
                         args.photo_file.read_bytes())
     start = time.perf_counter()
     results = asyncio.run(run(args.host, args.port, seconds=args.seconds, connections=args.connections,
-                              requests=requests))
+                              requests=requests, only=args.only))
     print("AYNI_CLIENT " + json.dumps(summary(results, time.perf_counter() - start)), flush=True)  # noqa: T201
 
 

@@ -5,6 +5,7 @@
     python -m benchmarks.load --baseline 48cc185 --rounds 3 --seconds 20   # before/after, same run
     python -m benchmarks.load --baseline-args "--http h11 --loop asyncio" --rounds 3   # same code, other options
     python -m benchmarks.load --soak                       # 10 minutes; server memory after warm-up and at the end
+    python -m benchmarks.load --only browse --connections 8 --seconds 8 --baseline HEAD --no-write   # one kind alone
 
 Starts ``ayni serve`` on a fresh SQLite database in a temp dir (migrated, reference data loaded when the
 shared data is present, demo community seeded), logs in as the demo producer, and sends a mix with the
@@ -158,6 +159,7 @@ class Fixture:
     token: str
     ids_file: Path
     photo_file: Path
+    only: str | None = None  # send only this kind of request (``--only``)
 
 
 def login(port: int, tmp: Path) -> Fixture:
@@ -213,7 +215,8 @@ def _errors(statuses: dict[str, int]) -> int:
 
 def run_wrk(port: int, fx: Fixture, *, seconds: float, connections: int) -> Run:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA),
-           f"http://127.0.0.1:{port}", "--", fx.token, str(fx.ids_file), str(fx.photo_file)]
+           f"http://127.0.0.1:{port}", "--", fx.token, str(fx.ids_file), str(fx.photo_file),
+           *(["0", fx.only] if fx.only else [])]
     out, cpu = _run_child(cmd, seconds + 60)
     data = json.loads(next(line for line in out.splitlines() if line.startswith("AYNI_WRK ")).split(" ", 1)[1])
     statuses = {str(k): int(v) for k, v in data["statuses"].items()}
@@ -227,7 +230,8 @@ def run_wrk(port: int, fx: Fixture, *, seconds: float, connections: int) -> Run:
 
 def run_python(port: int, fx: Fixture, *, seconds: float, connections: int) -> Run:
     cmd = [sys.executable, "-m", "benchmarks._load_client", "--port", str(port), "--seconds", f"{seconds:g}",
-           "--connections", str(connections), fx.token, str(fx.ids_file), str(fx.photo_file)]
+           "--connections", str(connections), *(["--only", fx.only] if fx.only else []), fx.token, str(fx.ids_file),
+           str(fx.photo_file)]
     out, cpu = _run_child(cmd, seconds + 60)
     data = json.loads(next(line for line in out.splitlines() if line.startswith("AYNI_CLIENT ")).split(" ", 1)[1])
     statuses = {str(k): int(v) for k, v in data["statuses"].items()}
@@ -267,6 +271,7 @@ def measure(variant: Variant, tmp: Path, args: argparse.Namespace, *, port: int)
     done = threading.Event()
     try:
         fx = login(port, tmp)
+        fx.only = args.only
         time.sleep(1)
         idle = rss_kb(proc.pid)
         if args.warmup > 0:
@@ -379,6 +384,7 @@ def main() -> None:
                         help='extra `ayni serve` options for the baseline, e.g. "--http h11 --loop asyncio"')
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--soak", action="store_true", help="10 minutes (unless --seconds), RSS every 30 s")
+    parser.add_argument("--only", choices=[k for k, _ in MIX], help="send only this kind of request (not the mix)")
     parser.add_argument("--section", default=None, help="section of docs/benchmarks.md (load; soak: load-soak)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
@@ -403,7 +409,7 @@ def main() -> None:
     final = min(results["current"], key=lambda m: abs(m.run.rate - statistics.median(x.run.rate for x in results["current"])))
     title = "## Load: 10-minute soak" if args.soak else "## Load: mixed traffic on loopback"
     body = (
-        f"{title}\n\n{args.connections} concurrent connections for {final.run.seconds:.0f} s (after a "
+        f"{title}{f' (only {args.only})' if args.only else ''}\n\n{args.connections} concurrent connections for {final.run.seconds:.0f} s (after a "
         f"{args.warmup:g} s warm-up) against `ayni serve --workers {args.workers}` (SQLite, demo community); "
         f"load from `{final.run.client}` on the same cores.\n\n"
         + _headline(final, args) + "\n\n" + _cpu_line(final, args.workers) + "\n\n" + _kinds_table(final)
@@ -414,6 +420,7 @@ def main() -> None:
     command = f"python -m benchmarks.load --seconds {args.seconds:g} --connections {args.connections} " \
               f"--workers {args.workers} --client {args.client}"
     command += " --soak" if args.soak else ""
+    command += f" --only {args.only}" if args.only else ""
     command += f" --baseline {args.baseline}" if args.baseline else ""
     command += f" --baseline-args {shlex.quote(args.baseline_args)}" if args.baseline_args else ""
     command += f" --rounds {args.rounds}" if results["baseline"] else ""

@@ -1,12 +1,12 @@
 -- The mix of benchmarks/load.py for wrk (https://github.com/wg/wrk):
---   wrk -t1 -c32 -d30s -s benchmarks/load_mix.lua http://127.0.0.1:8765 -- TOKEN IDS_FILE PHOTO_FILE
+--   wrk -t1 -c32 -d30s -s benchmarks/load_mix.lua http://127.0.0.1:8765 -- TOKEN IDS_FILE PHOTO_FILE [SEED [KIND]]
 -- benchmarks/load.py starts the server, logs in and runs this for you; it also reads the summary line.
 -- Weights (per 100 requests) must match MIX in load.py: browse 45, listing 15, matches 15, create 10,
--- classify 5, districts 10. Requests are drawn at random from a fixed seed per thread.
+-- classify 5, districts 10. Requests are drawn at random from a fixed seed per thread; with KIND, only that kind.
 
 local kinds = {}
 counts = {}
-local token, ids, photo
+local token, ids, photo, only
 local boundary = "ayniloadboundary7MA4YWxkTrZu0gW"
 
 local function read(path)
@@ -26,6 +26,7 @@ function init(args)
     counts[k] = 0
   end
   math.randomseed(tonumber(args[4] or "0"))
+  only = args[5]
 end
 
 local function form(data)
@@ -35,7 +36,7 @@ local function form(data)
 end
 
 function request()
-  local kind = kinds[math.random(#kinds)]
+  local kind = only or kinds[math.random(#kinds)]
   counts[kind] = counts[kind] + 1
   local h = { ["Authorization"] = "Bearer " .. token }
   if kind == "browse" then

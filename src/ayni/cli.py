@@ -174,11 +174,17 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     http: Annotated[str, typer.Option(help="HTTP parser: auto (httptools when installed), httptools or h11")] = "auto",
     loop: Annotated[str, typer.Option(help="Event loop: auto (uvloop when installed), uvloop or asyncio")] = "auto",
+    admit: Annotated[int | None, typer.Option(
+        help="Requests inside the app at once per worker, the others queue in order; 0 = no limit "
+             "(default: AYNI_SERVER__ADMIT, 8)")] = None,
 ) -> None:
     """Serve the API and web app (on httptools and uvloop, both dependencies; ``--http h11 --loop asyncio``
     for uvicorn's pure-Python ones)."""
     import uvicorn
 
+    if admit is not None:  # the app (in each worker) reads its settings from the environment
+        os.environ["AYNI_SERVER__ADMIT"] = str(admit)
+        get_settings.cache_clear()
     settings = _settings()
     from ayni.observability.logging import configure_logging
 

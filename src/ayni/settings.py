@@ -54,6 +54,7 @@ class ListingSettings(BaseModel):
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    admit: int = 8  # requests inside the app at once per process, the others queue in order (0 = no limit)
 
 
 class DemoSettings(BaseModel):

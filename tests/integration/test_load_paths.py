@@ -95,10 +95,7 @@ def test_an_expired_token_is_refused(served: Served) -> None:
     assert served.producer.get("/v1/auth/me").status_code == 401
 
 
-def test_a_get_request_makes_four_trips_through_the_worker_threads(served: Served,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Authentication, the endpoint, FastAPI's check of its answer, the commit. Dependencies that only read
-    ``app.state`` run on the event loop (each trip costs about as much as a small query)."""
+def _count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     trips: list[str] = []
     real = anyio.to_thread.run_sync
 
@@ -107,8 +104,86 @@ def test_a_get_request_makes_four_trips_through_the_worker_threads(served: Serve
         return await real(func, *args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    assert served.producer.get("/v1/listings", params={"limit": 20}).status_code == 200
-    assert len(trips) <= 4, trips
+    return trips
+
+
+def test_a_get_request_on_sqlite_makes_no_trip_through_the_worker_threads(served: Served,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Authentication, the page and the COMMIT of a SQLite read run on the event loop (a plain BEGIN never
+    waits); each trip through the thread pool cost about as much as a small query."""
+    trips = _count_trips(monkeypatch)
+    for url in ("/v1/listings?limit=20", "/v1/districts?q=chic", "/v1/auth/me"):
+        assert served.producer.get(url).status_code == 200
+    listing = served.producer.post("/v1/listings", json={"material": "PET", "estimated_kg": "4.5"}).json()
+    trips.clear()
+    assert served.producer.get(f"/v1/listings/{listing['id']}").status_code == 200
+    assert served.producer.get(f"/v1/listings/{listing['id']}/matches").status_code == 200
+    assert trips == []
+
+
+def _watch_writes(served: Served) -> list[tuple[str, int]]:
+    seen: list[tuple[str, int]] = []
+    event.listen(served.engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: seen.append((sql.strip()[:15], threading.get_ident())))
+    event.listen(served.engine, "commit", lambda _conn: seen.append(("COMMIT", threading.get_ident())))
+    event.listen(served.engine.pool, "checkin", lambda *_: seen.append(("checkin", threading.get_ident())))
+    return seen
+
+
+def _last_writer(seen: list[tuple[str, int]]) -> list[str]:
+    """What the thread that began the last write transaction did from then on."""
+    at = max(i for i, (sql, _) in enumerate(seen) if sql == "BEGIN IMMEDIATE")
+    return [sql for sql, thread in seen[at:] if thread == seen[at][1]]
+
+
+def test_a_write_runs_on_the_event_loop_when_no_other_writer_holds_the_lock(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The INSERT, the COMMIT and the return of the connection (with it SQLite's write lock and the writer
+    gate) happen in one go on the event loop, with no trip through the worker threads."""
+    trips = _count_trips(monkeypatch)
+    seen = _watch_writes(served)
+    assert served.producer.post("/v1/listings", json={"material": "PET", "estimated_kg": "4.5"}).status_code == 201
+    assert _last_writer(seen)[-2:] == ["COMMIT", "checkin"]
+    assert [sql for sql, _ in seen].count("BEGIN IMMEDIATE") == 1
+    assert trips == []
+
+
+def test_a_write_waits_for_another_processs_writer_in_a_thread_while_reads_go_on(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds SQLite's write lock: the write does not wait on the event loop (it gives up
+    after a few ms and waits in a worker thread), so reads are answered meanwhile; it succeeds once the
+    lock is free, and commits in the thread that wrote."""
+    trips = _count_trips(monkeypatch)
+    seen = _watch_writes(served)
+    holder = sqlite3.connect(served.path, timeout=1, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    answers: list[tuple[int, float]] = []
+
+    def write() -> None:
+        r = served.producer.post("/v1/listings", json={"material": "PET", "estimated_kg": "4.5"})
+        answers.append((r.status_code, time.perf_counter()))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.3)
+    started = time.perf_counter()
+    assert served.producer.get("/v1/listings").status_code == 200
+    read_s = time.perf_counter() - started
+    released = time.perf_counter()
+    holder.rollback()
+    holder.close()
+    writer.join(10)
+    assert answers and answers[0][0] == 201 and answers[0][1] >= released
+    assert read_s < 0.25  # the event loop was not stuck behind the waiting write
+    assert _last_writer(seen)[-2:] == ["COMMIT", "checkin"]
+    assert len(trips) == 1, trips  # the write, retried in a worker thread
+
+
+def test_revocation_is_seen_by_the_next_read_and_the_next_write(served: Served) -> None:
+    assert served.producer.get("/v1/listings").status_code == 200
+    assert served.producer.post("/v1/auth/logout").status_code in (200, 204)
+    assert served.producer.get("/v1/listings").status_code == 401
+    assert served.producer.post("/v1/listings", json={"material": "PET", "estimated_kg": "4.5"}).status_code == 401
 
 
 def test_a_transaction_takes_its_connection_at_its_first_statement(tmp_path: Path) -> None:
@@ -168,3 +243,20 @@ def test_a_waiting_writer_starts_as_soon_as_the_last_one_commits(tmp_path: Path)
     gaps = [_writer_gap(factory) for _ in range(5)]
     engine.dispose()
     assert statistics.median(gaps) < 0.015, gaps
+
+
+def test_a_small_photo_is_classified_on_the_event_loop_and_a_large_one_in_a_worker_thread(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ayni.api.routes.classify import ON_LOOP_MAX_BYTES
+
+    trips = _count_trips(monkeypatch)
+    small = _photo()
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(
+        buf, "JPEG", quality=95)
+    large = buf.getvalue()
+    assert len(small) <= ON_LOOP_MAX_BYTES < len(large)
+    assert served.producer.post("/v1/classify", files={"file": ("p.jpg", small, "image/jpeg")}).status_code == 200
+    assert trips == []
+    assert served.producer.post("/v1/classify", files={"file": ("p.jpg", large, "image/jpeg")}).status_code == 200
+    assert [t for t in trips if "predict" in t] == ["predict"], trips

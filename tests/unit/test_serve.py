@@ -45,3 +45,12 @@ def test_serve_passes_the_pure_python_parser_and_loop_through(uvicorn_calls: lis
     result = CliRunner().invoke(cli.app, ["serve", "--port", "8999", "--http", "h11", "--loop", "asyncio"])
     assert result.exit_code == 0, result.output
     assert uvicorn_calls[0]["http"] == "h11" and uvicorn_calls[0]["loop"] == "asyncio"
+
+
+def test_serve_passes_the_admission_limit_to_the_workers(uvicorn_calls: list[dict[str, Any]],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AYNI_SERVER__ADMIT", raising=False)
+    result = CliRunner().invoke(cli.app, ["serve", "--port", "8999", "--admit", "0"])
+    assert result.exit_code == 0, result.output
+    assert get_settings().server.admit == 0  # the settings each worker's app reads
+    monkeypatch.delenv("AYNI_SERVER__ADMIT")

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ayni import __version__
 from ayni.api import errors
+from ayni.api._admission import Admission
 from ayni.api.openapi_links import add_links
 from ayni.api.routes import (
     admin,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, **state: Any) -> FastAPI:
     for key, value in state.items():
         setattr(app.state, key, value)
     errors.install(app)
+    app.add_middleware(Admission, limit=app.state.settings.server.admit)  # innermost: see api/_admission
     app.add_middleware(RequestContext)
     v1 = APIRouter(prefix="/v1")
     for module in (auth, producers, partners, matching, listings, matches, classify, forecast, reference, admin, models):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from ayni.domain.lifecycle import Role
@@ -24,13 +24,28 @@ class Page(Generic[T]):
     offset: int
 
 
-def paginate(session: Session, stmt: Select[T], *, limit: int, offset: int) -> Page[T]:
+def _check_window(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", details={"field": "limit"})
     if offset < 0:
         raise InvalidInput("offset must be 0 or more.", details={"field": "offset"})
+
+
+def paginate(session: Session, stmt: Select[T], *, limit: int, offset: int) -> Page[T]:
+    _check_window(limit, offset)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = list(session.scalars(stmt.limit(limit).offset(offset)).unique())
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+def paginate_rows(session: Session, stmt: Select[Any], *, count: Select[Any], limit: int,
+                  offset: int) -> Page[Row[Any]]:
+    """A page of ``stmt``'s rows (no ORM objects) and ``count``'s total, run on the session's connection
+    (Core statements need none of the ORM's execution steps)."""
+    _check_window(limit, offset)
+    conn = session.connection()
+    total = conn.scalar(count) or 0
+    items = list(conn.execute(stmt.limit(limit).offset(offset)).all())
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 

@@ -13,6 +13,7 @@ from ayni.services.forecasting import SupplyForecaster
 from ayni.services.housekeeping import Housekeeper
 from ayni.services.matching import PartnerCatalog
 from ayni.services.model_jobs import ModelOps
+from ayni.services.reference import ReferenceCache
 from ayni.services.serving import FORECASTER, ChampionWatcher
 from ayni.services.throttle import LoginThrottle
 from ayni.storage.engine import make_session_factory, transaction
@@ -30,6 +31,10 @@ def _shared(state: Any, name: str, make: Callable[[], T]) -> T:
 
 def partner_catalog(state: Any) -> PartnerCatalog:
     return _shared(state, "partner_catalog", PartnerCatalog)
+
+
+def reference_cache(state: Any) -> ReferenceCache:
+    return _shared(state, "reference_cache", ReferenceCache)
 
 
 def login_throttle(state: Any) -> LoginThrottle:

@@ -43,7 +43,8 @@ def typical_price(session: Session, material: str) -> tuple[int | None, int]:
     return (int(statistics.median(prices)) if prices else None), len(prices)
 
 
-def classify(session: Session, classifier: Classifier | None, data: bytes) -> Classification:
+def predict(classifier: Classifier | None, data: bytes) -> Prediction:
+    """The classifier's answer for a photo (no database: a route may run it in a worker thread of its own)."""
     if classifier is None:
         metrics.record_classification_failure(reason="unavailable")
     start = time.perf_counter()
@@ -63,7 +64,16 @@ def classify(session: Session, classifier: Classifier | None, data: bytes) -> Cl
     metrics.record_classification(material=prediction.material, confidence=prediction.confidence,
                                   abstained=prediction.abstained, latency_s=time.perf_counter() - start,
                                   model_version=prediction.model_version)
+    return prediction
+
+
+def describe(session: Session, prediction: Prediction) -> Classification:
+    """Advice and the typical price on Ayni for a prediction."""
     material = get_material(prediction.material)
     cents, n = typical_price(session, material.code) if material.code in MATERIALS else (None, 0)
     return Classification(prediction, material.advice_es, material.advice_en, material.name_es, material.name_en,
                           cents, n)
+
+
+def classify(session: Session, classifier: Classifier | None, data: bytes) -> Classification:
+    return describe(session, predict(classifier, data))

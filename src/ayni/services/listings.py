@@ -6,8 +6,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_listing_transition
@@ -16,7 +17,7 @@ from ayni.domain.money import to_kg
 from ayni.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied, UnsupportedMediaType
 from ayni.observability import metrics
 from ayni.services import media
-from ayni.services._common import Page, audit, paginate
+from ayni.services._common import Page, audit, paginate, paginate_rows
 from ayni.services.profiles import my_partner, my_producer
 from ayni.settings import UploadSettings
 from ayni.storage.tables import Feedback, Listing, Match, Producer, User
@@ -137,19 +138,11 @@ def my_listing(session: Session, user: User, listing_id: int, *, for_update: boo
     return listing
 
 
-def list_listings(
-    session: Session,
-    user: User,
-    *,
-    status: str | None,
-    material: str | None,
-    ubigeo: str | None,
-    limit: int,
-    offset: int,
-) -> Page[Listing]:
-    stmt = select(Listing).order_by(Listing.created_at.desc(), Listing.id.desc())
+def _browse_filters(session: Session, user: User, stmt: Select[Any], *, status: str | None, material: str | None,
+                    ubigeo: str | None) -> Select[Any]:
+    """``stmt`` (over listings joined with their producer) narrowed to what ``user`` may see and asked for."""
     if user.role == Role.PRODUCER.value:
-        stmt = stmt.join(Producer).where(Producer.user_id == user.id)
+        stmt = stmt.where(Producer.user_id == user.id)
     elif user.role == Role.PARTNER.value:
         partner = my_partner(session, user)
         mine = select(Match.listing_id).where(Match.partner_id == partner.id)
@@ -163,7 +156,50 @@ def list_listings(
         stmt = stmt.where(Listing.material == material)
     if ubigeo is not None:
         stmt = stmt.where(Listing.ubigeo == ubigeo)
+    return stmt
+
+
+NEWEST_FIRST = (Listing.created_at.desc(), Listing.id.desc())
+
+
+def list_listings(
+    session: Session,
+    user: User,
+    *,
+    status: str | None,
+    material: str | None,
+    ubigeo: str | None,
+    limit: int,
+    offset: int,
+) -> Page[Listing]:
+    stmt = select(Listing).join(Producer).order_by(*NEWEST_FIRST)
+    stmt = _browse_filters(session, user, stmt, status=status, material=material, ubigeo=ubigeo)
     return paginate(session, stmt, limit=limit, offset=offset)
+
+
+def list_listing_rows(
+    session: Session,
+    user: User,
+    *,
+    status: str | None,
+    material: str | None,
+    ubigeo: str | None,
+    limit: int,
+    offset: int,
+) -> Page[Row[Any]]:
+    """``list_listings`` as plain rows (the API's browse page, its most frequent request: loading ORM objects
+    cost about twice as much): every listing column, and the producer's ``producer_user_id``,
+    ``producer_name``, ``producer_address``, ``producer_email`` and ``producer_phone``."""
+    columns = (*Listing.__table__.columns, Producer.user_id.label("producer_user_id"),
+               Producer.name.label("producer_name"), Producer.address.label("producer_address"),
+               User.email.label("producer_email"), User.phone.label("producer_phone"))
+    rows = (select(*columns).join(Producer, Listing.producer_id == Producer.id)
+            .join(User, Producer.user_id == User.id).order_by(*NEWEST_FIRST))
+    count = select(func.count()).select_from(
+        _browse_filters(session, user, select(Listing.id).join(Producer, Listing.producer_id == Producer.id),
+                        status=status, material=material, ubigeo=ubigeo).subquery())
+    rows = _browse_filters(session, user, rows, status=status, material=material, ubigeo=ubigeo)
+    return paginate_rows(session, rows, count=count, limit=limit, offset=offset)
 
 
 def _bad_status(status: str) -> None:

@@ -299,15 +299,20 @@ def contact_visible(session: Session, user: User, listing: Listing) -> bool:
 
 def contacts_visible(session: Session, user: User, listings: list[Listing]) -> set[int]:
     """The ids, among ``listings``, whose producer contact ``user`` may see — with at most two queries."""
+    return contacts_visible_by_owner(session, user, [(x.id, x.producer.user_id) for x in listings])
+
+
+def contacts_visible_by_owner(session: Session, user: User, listings: list[tuple[int, int]]) -> set[int]:
+    """``contacts_visible`` for (listing id, the producer's user id) pairs (rows, not ORM objects)."""
     if user.role == Role.ADMIN.value:
-        return {x.id for x in listings}
+        return {listing_id for listing_id, _ in listings}
     if user.role == Role.PRODUCER.value:
-        return {x.id for x in listings if x.producer.user_id == user.id}
+        return {listing_id for listing_id, owner in listings if owner == user.id}
     if user.role != Role.PARTNER.value or not listings:
         return set()
     partner = my_partner(session, user)
     return set(session.scalars(select(Match.listing_id).where(
-        Match.listing_id.in_([x.id for x in listings]), Match.partner_id == partner.id,
+        Match.listing_id.in_([listing_id for listing_id, _ in listings]), Match.partner_id == partner.id,
         Match.status.in_((MatchStatus.ACCEPTED.value, MatchStatus.COLLECTED.value)))))
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_S = 30
+BRIEF_BUSY_MS = 25  # how long a write promised by ``WriterGate.try_take`` waits for another process's writer
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_timeout_s: float = 5.0) -> Engine:
@@ -27,6 +29,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ti
         engine = create_engine(url, echo=echo, **pool,
                                connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S})
         gate = WriterGate()
+        setattr(engine, "_ayni_writer_gate", gate)  # noqa: B010 - Engine has no slot for it
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, gate))
         for name in ("checkin", "invalidate", "close", "detach"):
@@ -65,6 +68,9 @@ class WriterGate:
     last one's connection is back in the pool (after its COMMIT). The gate is held by a DBAPI connection,
     not a thread: it is taken at BEGIN IMMEDIATE and given back when that connection returns to the pool
     (or is invalidated, closed or detached). Another process's writers still meet SQLite's own waiting.
+
+    ``try_take`` takes it only if it is free at once, for the next write transaction this thread begins: the
+    API runs a short write on the event loop then (``api.deps.run_db``), where waiting is not allowed.
     """
 
     def __init__(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -72,17 +78,57 @@ class WriterGate:
         self._lock = threading.Lock()
         self._owner: Any = None
 
-    def acquire(self, dbapi_conn: Any) -> None:
-        if self._owner is dbapi_conn:  # the same connection beginning its next transaction
-            return
+    def try_take(self) -> bool:
+        """Take the gate if nobody holds it, for the next ``acquire`` in this thread; ``False`` if held."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        self._owner = _Promised(threading.get_ident())
+        return True
+
+    def give_back_untaken(self) -> None:
+        """Release a gate from ``try_take`` that no transaction of this thread took over (none began)."""
+        owner = self._owner
+        if isinstance(owner, _Promised) and owner.thread == threading.get_ident():
+            self._owner = None
+            self._lock.release()
+
+    def acquire(self, dbapi_conn: Any) -> bool:
+        """Hold the gate for ``dbapi_conn``'s write transaction; ``True`` when it was promised by ``try_take``."""
+        owner = self._owner
+        if owner is dbapi_conn:  # the same connection beginning its next transaction
+            return False
+        if isinstance(owner, _Promised) and owner.thread == threading.get_ident():
+            self._owner = dbapi_conn  # taken by ``try_take`` for this transaction
+            return True
         if self._lock.acquire(timeout=self.timeout_s):
             self._owner = dbapi_conn
         # else: carry on without the gate; SQLite's busy timeout then decides, as it would without one
+        return False
 
     def release(self, dbapi_conn: Any) -> None:
         if dbapi_conn is not None and self._owner is dbapi_conn:
             self._owner = None
             self._lock.release()
+
+
+class _Promised:
+    """The owner of a gate from ``try_take`` until its thread's next write transaction begins."""
+
+    __slots__ = ("thread",)
+
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+
+
+class WriterBusy(Exception):
+    """Another process held SQLite's write lock for longer than a promised write may wait
+    (``BRIEF_BUSY_MS``); nothing was done: begin again where waiting is allowed."""
+
+
+def writer_gate(bind: Any) -> WriterGate | None:
+    """The ``WriterGate`` of a SQLite engine (or of a connection's engine); ``None`` for other databases."""
+    gate: WriterGate | None = getattr(getattr(bind, "engine", bind), "_ayni_writer_gate", None)
+    return gate
 
 
 def _sqlite_begin(conn: Any, gate: WriterGate) -> None:
@@ -91,8 +137,20 @@ def _sqlite_begin(conn: Any, gate: WriterGate) -> None:
     if conn.get_execution_options().get(READ_ONLY, False):
         conn.exec_driver_sql("BEGIN")
         return
-    gate.acquire(conn.connection.dbapi_connection)
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    dbapi_conn = conn.connection.dbapi_connection
+    if not gate.acquire(dbapi_conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    # promised by try_take (a write on the event loop): wait only briefly for another process's writer
+    dbapi_conn.execute(f"PRAGMA busy_timeout={BRIEF_BUSY_MS}")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+            raise
+        raise WriterBusy("another process is writing") from exc
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep
+from ayni.api.deps import ClassifierDep, CurrentUser, SessionDep, SettingsDep, run_db
 from ayni.api.idempotency import IdempotencyKeyHeader, Once
 from ayni.api.routes._json import json_response
 from ayni.api.schemas.common import Page
@@ -35,34 +38,49 @@ def to_public_many(session: Session, user: User, items: list[Listing]) -> list[L
     return out
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ListingPublic)
-def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep, request: Request,
-                   idempotency_key: IdempotencyKeyHeader = None) -> Response:
-    """Publish a listing. With an ``Idempotency-Key``, a retry returns the listing created the first time.
+def to_public_rows(session: Session, user: User, rows: list[Row[Any]]) -> list[ListingPublic]:
+    """``to_public_many`` for the rows of ``listings.list_listing_rows`` (the same shapes, no ORM objects)."""
+    visible = matches.contacts_visible_by_owner(session, user, [(r.id, r.producer_user_id) for r in rows])
+    out = []
+    for row in rows:
+        public = ListingPublic.model_validate(row)
+        public.has_photo = row.photo_path is not None
+        if row.id in visible:
+            public.producer_contact = Contact(name=row.producer_name, email=row.producer_email,
+                                              phone=row.producer_phone, address=row.producer_address)
+        out.append(public)
+    return out
 
-    Serialised here (``json_response``): FastAPI's check of a returned model would take one more trip through
-    the thread pool while this transaction still holds SQLite's write lock."""
-    once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
-    if once.replay is not None:
-        return once.replay
-    listing = listings.create_listing(
-        session,
-        user,
-        material=body.material,
-        estimated_kg=body.estimated_kg,
-        available_from=body.available_from,
-        available_until=body.available_until,
-        description=body.description,
-        predicted_material=body.predicted_material,
-        predicted_confidence=body.predicted_confidence,
-        model_version=body.model_version,
-    )
-    created = once.keep(to_public(session, user, listing), status=status.HTTP_201_CREATED)
-    return json_response(created, status_code=status.HTTP_201_CREATED)
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ListingPublic)
+async def create_listing(body: ListingCreate, user: CurrentUser, session: SessionDep, request: Request,
+                         idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    """Publish a listing. With an ``Idempotency-Key``, a retry returns the listing created the first time."""
+
+    def work() -> Response:  # written, committed and serialised in one go (``run_db``): see api/deps
+        once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
+        if once.replay is not None:
+            return once.replay
+        listing = listings.create_listing(
+            session,
+            user,
+            material=body.material,
+            estimated_kg=body.estimated_kg,
+            available_from=body.available_from,
+            available_until=body.available_until,
+            description=body.description,
+            predicted_material=body.predicted_material,
+            predicted_confidence=body.predicted_confidence,
+            model_version=body.model_version,
+        )
+        created = once.keep(to_public(session, user, listing), status=status.HTTP_201_CREATED)
+        return json_response(created, status_code=status.HTTP_201_CREATED)
+
+    return await run_db(session, work)
 
 
 @router.get("", response_model=Page[ListingPublic])
-def list_listings(
+async def list_listings(
     user: CurrentUser,
     session: SessionDep,
     status: str | None = None,
@@ -71,17 +89,21 @@ def list_listings(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> Response:
-    page = listings.list_listings(
-        session, user, status=status, material=material, ubigeo=ubigeo, limit=limit, offset=offset
-    )
-    return json_response(Page[ListingPublic](
-        items=to_public_many(session, user, page.items), total=page.total, limit=page.limit, offset=page.offset
-    ))
+    def work() -> Response:
+        page = listings.list_listing_rows(
+            session, user, status=status, material=material, ubigeo=ubigeo, limit=limit, offset=offset
+        )
+        return json_response(Page[ListingPublic](
+            items=to_public_rows(session, user, page.items), total=page.total, limit=page.limit, offset=page.offset
+        ))
+
+    return await run_db(session, work)
 
 
 @router.get("/{listing_id}", response_model=ListingPublic)
-def get_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    return json_response(to_public(session, user, listings.get_listing(session, user, listing_id)))
+async def get_listing(listing_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    return await run_db(session, lambda: json_response(
+        to_public(session, user, listings.get_listing(session, user, listing_id))))
 
 
 @router.patch("/{listing_id}")

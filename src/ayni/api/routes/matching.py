@@ -5,7 +5,7 @@ from datetime import date
 from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
-from ayni.api.deps import AcceptanceDep, AdminUser, CatalogDep, CurrentUser, FactorsDep, SessionDep
+from ayni.api.deps import AcceptanceDep, AdminUser, CatalogDep, CurrentUser, FactorsDep, SessionDep, run_db
 from ayni.api.routes._json import json_list_response
 from ayni.api.routes.listings import to_public_many
 from ayni.api.schemas.matching import (
@@ -30,22 +30,28 @@ RECOMMENDATIONS = TypeAdapter(list[RecommendationPublic])
 
 
 @router.get("/listings/{listing_id}/matches", response_model=list[RecommendationPublic])
-def ranked_partners(listing_id: int, user: CurrentUser, session: SessionDep, catalog: CatalogDep,
-                    acceptance: AcceptanceDep, limit: int = Query(10, ge=1, le=50)) -> Response:
+async def ranked_partners(listing_id: int, user: CurrentUser, session: SessionDep, catalog: CatalogDep,
+                          acceptance: AcceptanceDep, limit: int = Query(10, ge=1, le=50)) -> Response:
     """Partners that can take this listing, ranked by expected income to the producer, with explanations
     and the acceptance model that scored them (``scored_by``: the rule, or the ranker and its version)."""
-    scorer = acceptance.scorer(session)
-    recs = matching.recommend(session, user, listing_id, catalog=catalog, estimator=scorer.estimator, top_k=limit)
-    index = catalog.index(session)
-    return json_list_response(RECOMMENDATIONS, [RecommendationPublic(
-        rank=r.rank, partner_id=r.partner_id, partner_name=index.by_id[r.partner_id].name,
-        partner_kind=r.candidate.partner_kind.value, material=r.candidate.offer_material,
-        distance_km=round(r.candidate.distance_km, 2), price_cents_per_kg=r.candidate.price_cents_per_kg,
-        kg=r.candidate.kg, pickup_date=r.candidate.pickup_date, p_accept=round(r.p_accept, 3), p_source=r.p_source,
-        scored_by=_scored_by(scorer, r.p_source), gross_cents=r.candidate.gross_cents, transport_cents=r.transport_cents, expected_net_cents=r.expected_net_cents,
-        explanation=ExplanationPublic(reasons=list(r.explanation.reasons), text_es=r.explanation.text_es,
-                                      text_en=r.explanation.text_en, fields=r.explanation.fields))
-        for r in recs])
+
+    def work() -> Response:
+        scorer = acceptance.scorer(session)
+        recs = matching.recommend(session, user, listing_id, catalog=catalog, estimator=scorer.estimator,
+                                  top_k=limit)
+        index = catalog.index(session)
+        return json_list_response(RECOMMENDATIONS, [RecommendationPublic(
+            rank=r.rank, partner_id=r.partner_id, partner_name=index.by_id[r.partner_id].name,
+            partner_kind=r.candidate.partner_kind.value, material=r.candidate.offer_material,
+            distance_km=round(r.candidate.distance_km, 2), price_cents_per_kg=r.candidate.price_cents_per_kg,
+            kg=r.candidate.kg, pickup_date=r.candidate.pickup_date, p_accept=round(r.p_accept, 3),
+            p_source=r.p_source, scored_by=_scored_by(scorer, r.p_source), gross_cents=r.candidate.gross_cents,
+            transport_cents=r.transport_cents, expected_net_cents=r.expected_net_cents,
+            explanation=ExplanationPublic(reasons=list(r.explanation.reasons), text_es=r.explanation.text_es,
+                                          text_en=r.explanation.text_en, fields=r.explanation.fields))
+            for r in recs])
+
+    return await run_db(session, work)
 
 
 @router.get("/partners/me/opportunities")

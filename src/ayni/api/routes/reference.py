@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from ayni.api.deps import SessionDep
-from ayni.api.routes._json import json_response
+from ayni.api.deps import ReferenceCacheDep, SessionDep, run_db
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.reference import DistrictPublic, MaterialPublic
 from ayni.domain.materials import MATERIALS, get_material
@@ -13,23 +12,28 @@ router = APIRouter(tags=["reference"])
 
 
 @router.get("/districts", response_model=Page[DistrictPublic])
-def list_districts(
+async def list_districts(
     session: SessionDep,
+    cache: ReferenceCacheDep,
     q: str | None = Query(None, max_length=80),
     departamento: str | None = None,
     provincia: str | None = None,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> Response:
-    page = reference.search_districts(
-        session, q=q, departamento=departamento, provincia=provincia, limit=limit, offset=offset
-    )
-    return json_response(Page[DistrictPublic](
-        items=[DistrictPublic.model_validate(d) for d in page.items],
-        total=page.total,
-        limit=page.limit,
-        offset=page.offset,
-    ))
+    def search() -> bytes:  # reference data: the answer is kept a minute per process (``ReferenceCache``)
+        page = reference.search_districts(
+            session, q=q, departamento=departamento, provincia=provincia, limit=limit, offset=offset
+        )
+        return Page[DistrictPublic](
+            items=[DistrictPublic.model_validate(d) for d in page.items],
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+        ).model_dump_json(by_alias=True).encode()
+
+    body = await run_db(session, lambda: cache.get(("districts", q, departamento, provincia, limit, offset), search))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/districts/{ubigeo}")
