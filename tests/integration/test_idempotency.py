@@ -24,7 +24,7 @@ from ayni.services import idempotency
 from ayni.settings import Settings
 from ayni.storage.engine import make_engine, make_session_factory, transaction
 from ayni.storage.migrate import upgrade
-from ayni.storage.tables import AuditEvent, Feedback, IdempotencyKey, Listing, User
+from ayni.storage.tables import AuditEvent, Feedback, IdempotencyKey, Listing, Match, User
 from tests.integration.conftest import Actor, Factory, _seed_districts, fresh_database
 
 pytestmark = pytest.mark.integration
@@ -140,6 +140,20 @@ def test_accept_and_collect_retried_with_their_keys_happen_once(make: Factory) -
         outcomes = s.scalar(select(func.count()).select_from(Feedback).where(Feedback.match_id == match["id"]))
     assert events.count("match.accepted") == 1 and events.count("match.collected") == 1
     assert outcomes == 1
+
+
+def test_a_retried_pickup_request_creates_one_match(make: Factory) -> None:
+    producer, partner = make.producer(), make.partner()
+    listing = make.listing(producer)
+    key = _key()
+    body = {"partner_id": partner.profile_id}
+    sent = [producer.post(f"/v1/listings/{listing['id']}/pickup-requests", json=body, headers=key) for _ in range(2)]
+    assert [r.status_code for r in sent] == [201, 201], sent[1].text
+    assert sent[0].json() == sent[1].json()
+    with make.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Match).where(Match.listing_id == listing["id"])) == 1
+    again = producer.post(f"/v1/listings/{listing['id']}/pickup-requests", json=body)  # no key: a new request
+    assert again.status_code == 409, again.text
 
 
 def _photo() -> bytes:

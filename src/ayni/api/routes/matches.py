@@ -12,10 +12,16 @@ from ayni.services import matches
 router = APIRouter(tags=["matches"])
 
 
-@router.post("/listings/{listing_id}/pickup-requests", status_code=status.HTTP_201_CREATED)
-def request_pickup(listing_id: int, body: MatchCreate, user: CurrentUser, session: SessionDep) -> MatchPublic:
-    """The producer asks a partner to collect this listing (creates a proposed match)."""
-    return MatchPublic.model_validate(matches.request_pickup(session, user, listing_id, partner_id=body.partner_id))
+@router.post("/listings/{listing_id}/pickup-requests", status_code=status.HTTP_201_CREATED, response_model=MatchPublic)
+def request_pickup(listing_id: int, body: MatchCreate, user: CurrentUser, session: SessionDep, request: Request,
+                   idempotency_key: IdempotencyKeyHeader = None) -> MatchPublic | JSONResponse:
+    """The producer asks a partner to collect this listing (creates a proposed match). With an
+    ``Idempotency-Key``, a retry returns the match created the first time."""
+    once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
+    if once.replay is not None:
+        return once.replay
+    match = matches.request_pickup(session, user, listing_id, partner_id=body.partner_id)
+    return once.keep(MatchPublic.model_validate(match), status=201)
 
 
 @router.get("/matches")
