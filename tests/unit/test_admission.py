@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ayni.api._admission import Admission
@@ -24,6 +26,13 @@ class Recorder:
         self.most = max(self.most, len(self.inside))
         await self.release.setdefault(name, asyncio.Event()).wait()
         self.inside.discard(name)
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` in a thread of its own: in the full suite another test's event loop may be running in
+    this thread (``asyncio.run`` refuses to start inside one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 def _scope(path: str) -> dict[str, Any]:
@@ -59,7 +68,7 @@ def test_requests_past_the_limit_wait_and_enter_in_arrival_order() -> None:
         await asyncio.gather(*tasks)
         assert app.entered == names and app.most == 2 and admission.inside == 0
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_health_probes_skip_the_queue() -> None:
@@ -74,7 +83,7 @@ def test_health_probes_skip_the_queue() -> None:
             event.set()
         await asyncio.gather(busy, probe)
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_a_request_cancelled_while_waiting_leaves_the_queue_and_the_place_goes_on() -> None:
@@ -93,7 +102,7 @@ def test_a_request_cancelled_while_waiting_leaves_the_queue_and_the_place_goes_o
         await asyncio.gather(first, last)
         assert app.entered == ["/a", "/b"] and admission.inside == 0
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_limit_zero_admits_everyone() -> None:
@@ -107,4 +116,4 @@ def test_limit_zero_admits_everyone() -> None:
             event.set()
         await asyncio.gather(*tasks)
 
-    asyncio.run(main())
+    _run(main())
