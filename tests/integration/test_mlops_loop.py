@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -300,6 +301,8 @@ def test_the_classifiers_embeddings_drift_on_darker_or_blurred_photos_and_not_on
     reports = {name: compare(reference, model=f"vision-{name}", embeddings=clf.embed(photos),
                              thresholds=Thresholds(min_samples=30)) for name, photos in batches.items()}
     signals = {name: {s.name: s for s in r.signals} for name, r in reports.items()}
+    logging.getLogger(__name__).info("embedding.mmd (statistic, threshold): %s", {
+        n: (round(s["embedding.mmd"].statistic, 4), round(s["embedding.mmd"].threshold, 4)) for n, s in signals.items()})
     undrifted = signals["undrifted"]["embedding.mmd"]
     assert not undrifted.drifted, (undrifted.statistic, undrifted.threshold)
     for name in ("darker", "blurred"):

@@ -28,8 +28,7 @@ FEATURE_DIM = 1280
 # stages 3–7 (2024-d); "dense" the spatial means of every block's output and of the expanded
 # (post-depthwise) activations of blocks 11, 14 and 15 (6064-d). Mid-level statistics describe texture
 # and material, which the ImageNet-tuned last layer partly discards. One forward pass computes them all,
-# so serving costs about the same.
-HEAD_INPUTS = ("pooled", "multiscale", "dense")
+# so serving costs about the same. The names are the keys of ``TAP_PLANS`` below (``HEAD_INPUTS``).
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +76,7 @@ TAP_PLANS: dict[str, TapPlan] = {
     "multiscale": TapPlan(TAP_BLOCKS),
     "dense": TapPlan(tuple(range(len(_BLOCKS))), (11, 14, 15)),
 }
+HEAD_INPUTS = tuple(TAP_PLANS)
 MULTISCALE_DIM = TAP_PLANS["multiscale"].dim  # 2024
 DENSE_DIM = TAP_PLANS["dense"].dim  # 6064
 
