@@ -125,11 +125,13 @@ def data_load(force: Annotated[bool, typer.Option(help="Reload even if already l
 def demo() -> None:
     """Create the demo community (idempotent) and print its log-ins."""
     from ayni.services.demo import build_demo
+    from ayni.services.matching import emission_factors
     from ayni.storage.engine import transaction
 
     settings = _settings()
     with transaction(_factory(settings)) as session:
-        result = build_demo(session, demo=settings.demo, auth=settings.auth)
+        result = build_demo(session, demo=settings.demo, auth=settings.auth,
+                            factors=emission_factors(settings.data_dir))
     verb = "Created" if result.created else "Already there:"
     console.print(
         f"{verb} demo community in {settings.demo.province.title()}: "

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_REGISTRY_REFRESH_S = 60.0  # seconds between serving's registry checks when nothing else is set
+
 
 def _default_data_dir() -> Path:
     """``../shared/data`` when present (the project layout), else ``./data``."""
@@ -44,7 +46,19 @@ class UploadSettings(BaseModel):
 class VisionSettings(BaseModel):
     model_path: Path | None = None
     threads: int = 1
-    registry_refresh_s: float = 60.0  # how often serving checks the registry's champion; 0 = never
+    registry_refresh_s: float | None = None  # the classifier's own ``RegistrySettings`` refresh (below)
+
+
+class RegistrySettings(BaseModel):
+    """How often serving asks the model registry for a model's champion, in seconds; 0 = never.
+
+    A model's own value wins (the classifier's is ``AYNI_VISION__REGISTRY_REFRESH_S``), then ``refresh_s``
+    for every model; without either, models follow ``AYNI_VISION__REGISTRY_REFRESH_S`` as they did before
+    these settings existed (so setting only that to 0 still turns every check off), else 60 s."""
+
+    refresh_s: float | None = None
+    ranker_refresh_s: float | None = None
+    forecaster_refresh_s: float | None = None
 
 
 class ListingSettings(BaseModel):
@@ -79,6 +93,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     upload: UploadSettings = UploadSettings()
     vision: VisionSettings = VisionSettings()
+    registry: RegistrySettings = RegistrySettings()
     server: ServerSettings = ServerSettings()
     listings: ListingSettings = ListingSettings()
     demo: DemoSettings = DemoSettings()
@@ -90,6 +105,18 @@ class Settings(BaseSettings):
     @property
     def media_path(self) -> Path:
         return self.media_dir or self.var_dir / "media"
+
+    def registry_refresh_s(self, model: str) -> float:
+        """Seconds between serving's checks of ``model``'s champion (0 = never); see ``RegistrySettings``."""
+        own = {
+            "vision": self.vision.registry_refresh_s,
+            "ranker": self.registry.ranker_refresh_s,
+            "forecaster": self.registry.forecaster_refresh_s,
+        }.get(model)
+        for value in (own, self.registry.refresh_s, self.vision.registry_refresh_s):
+            if value is not None:
+                return value
+        return DEFAULT_REGISTRY_REFRESH_S
 
 
 @lru_cache(maxsize=1)

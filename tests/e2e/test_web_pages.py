@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from ayni.api import create_app
 from ayni.domain.lifecycle import Role
+from ayni.services.matching import emission_factors
 from ayni.settings import Settings
 from ayni.storage.engine import make_engine, make_session_factory
 from ayni.storage.migrate import upgrade
@@ -257,6 +260,56 @@ def test_partner_sees_the_producer_contact_only_after_accepting(web: tuple[TestC
     assert r.status_code == 200 and "955 444 333" in r.text
 
 
+@dataclass(frozen=True)
+class _Pickup:
+    producer_email: str
+    listing_url: str
+    match_id: str
+    partner: TestClient  # signed in as the partner that received the request
+
+
+def _pickup_requested(web: tuple[TestClient, Any], *, material: str, kg: str, partner_name: str) -> _Pickup:
+    """A new producer lists ``kg`` of ``material`` and asks a new partner for a pickup; the partner signs in."""
+    client = _fresh(web)
+    producer_email = _signup_producer(client)
+    token = client.cookies.get("ayni_csrf")
+    r = client.post("/producer/listings", data={"csrf_token": token, "material": material, "kg": kg},
+                    follow_redirects=False)
+    listing_url = r.headers["location"]
+    partner_email = seed_partner(web[1], app=web[0].app, name=partner_name)
+    partner_id = re.search(rf'data-partner="(\d+)">\s*<h3>{re.escape(partner_name)}', client.get(listing_url).text)
+    assert partner_id
+    client.post(listing_url + "/pickup", data={"csrf_token": token, "partner_id": partner_id.group(1)})
+    partner = _fresh(web)  # the same client, now as the partner
+    _login(partner, partner_email)
+    match_id = re.search(r'data-request="(\d+)"', partner.get("/partner").text)
+    assert match_id
+    return _Pickup(producer_email, listing_url, match_id.group(1), partner)
+
+
+def _co2e_counted() -> float:
+    return sum(s.value for family in REGISTRY.collect() if family.name == "ayni_co2e_avoided_kg"
+               for s in family.samples if s.name == "ayni_co2e_avoided_kg_total")
+
+
+def test_a_collection_from_the_partner_page_counts_co2e_with_the_apps_own_factors(
+    web: tuple[TestClient, Any],
+) -> None:
+    factors = web[0].app.state.settings.data_dir / "peru" / "emission_factors_warm_v15.csv"  # type: ignore[attr-defined]
+    factors.parent.mkdir(parents=True, exist_ok=True)
+    factors.write_text("warm_material,pathway,kgco2e_per_kg\nMixed Plastics,landfilling,0.25\n"
+                       "Mixed Plastics,recycling,-0.75\n")
+    emission_factors.cache_clear()  # an earlier page may have read this data dir before it had factors
+    pickup = _pickup_requested(web, material="plastic", kg="9", partner_name="Acopio Co2e")
+    partner, csrf = pickup.partner, {"csrf_token": pickup.partner.cookies.get("ayni_csrf")}
+    assert partner.post(f"/partner/matches/{pickup.match_id}/accept", data=csrf).status_code == 200
+    before = _co2e_counted()
+    r = partner.post(f"/partner/matches/{pickup.match_id}/collect", data={**csrf, "weighed_kg": "8"},
+                     follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert _co2e_counted() - before == pytest.approx(8.0)  # (0.25 − (−0.75)) kg CO2e/kg × 8 kg
+
+
 class _BrokenClassifier:
     def predict(self, data: bytes) -> Any:
         raise RuntimeError("onnxruntime exploded")
@@ -278,29 +331,16 @@ def test_a_failing_model_falls_back_to_choosing_by_hand(web: tuple[TestClient, A
 
 
 def test_a_declined_request_reopens_the_listing_for_the_producer(web: tuple[TestClient, Any]) -> None:
-    client = _fresh(web)
-    producer_email = _signup_producer(client)
-    token = client.cookies.get("ayni_csrf")
-    r = client.post("/producer/listings", data={"csrf_token": token, "material": "plastic", "kg": "8"}, follow_redirects=False)
-    listing_url = r.headers["location"]
-    partner_email = seed_partner(web[1], app=web[0].app, name="Planta Sur")
-    partner_id = re.search(r'data-partner="(\d+)">\s*<h3>Planta Sur', client.get(listing_url).text)
-    assert partner_id
-    client.post(listing_url + "/pickup", data={"csrf_token": token, "partner_id": partner_id.group(1)})
-
-    partner = _fresh(web)
-    _login(partner, partner_email)
-    match_id = re.search(r'data-request="(\d+)"', partner.get("/partner").text)
-    assert match_id
-    r = partner.post(
-        f"/partner/matches/{match_id.group(1)}/decline",
-        data={"csrf_token": partner.cookies.get("ayni_csrf"), "reason": "sin camión"},
+    pickup = _pickup_requested(web, material="plastic", kg="8", partner_name="Planta Sur")
+    r = pickup.partner.post(
+        f"/partner/matches/{pickup.match_id}/decline",
+        data={"csrf_token": pickup.partner.cookies.get("ayni_csrf"), "reason": "sin camión"},
     )
     assert r.status_code == 200 and "data-request" not in r.text
 
     producer = _fresh(web)  # the same client, now as the producer again
-    _login(producer, producer_email)
-    page = producer.get(listing_url).text
+    _login(producer, pickup.producer_email)
+    page = producer.get(pickup.listing_url).text
     assert 'class="badge s-open"' in page and "Rechazado" in page
 
 

@@ -16,7 +16,7 @@ from ayni.api import create_app
 from ayni.mlops.registry import ModelRegistry
 from ayni.services._mlops_forecaster import ForecasterTrainer, forecaster_base, generation_path
 from ayni.services.serving import FORECASTER
-from ayni.settings import Settings, VisionSettings
+from ayni.settings import RegistrySettings, Settings, VisionSettings
 from tests.conftest import shared_data_dir
 from tests.integration.conftest import FAST_AUTH, Factory
 from tests.unit.mlops._factories import mlflow_registry
@@ -32,7 +32,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert DATA is not None
     return Settings(var_dir=tmp_path / "var", data_dir=DATA, log_json=False, auth=FAST_AUTH,
-                    vision=VisionSettings(registry_refresh_s=0.2))
+                    vision=VisionSettings(registry_refresh_s=0),  # the forecaster follows its own setting
+                    registry=RegistrySettings(forecaster_refresh_s=0.2))
 
 
 @pytest.fixture

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ayni.settings import Settings
 from ayni.storage.tables import CapacityReservation, Feedback
 from tests.integration.conftest import Factory
 
@@ -31,6 +34,22 @@ def test_full_journey_request_accept_collect_close(make: Factory, session: Sessi
     )
     assert outcome is not None and outcome.payload["weighed_kg"] == "11.200"
     assert producer.post(f"/v1/listings/{listing['id']}/close").json()["status"] == "closed"
+
+
+def test_collect_counts_co2e_with_the_emission_factors_of_the_apps_own_data_dir(
+    make: Factory, app_settings: Settings
+) -> None:
+    factors = app_settings.data_dir / "peru" / "emission_factors_warm_v15.csv"
+    factors.parent.mkdir(parents=True)
+    factors.write_text("warm_material,pathway,kgco2e_per_kg\nPET,landfilling,0.5\nPET,recycling,-1.5\n")
+    labels = {"material": "plastic", "department": "LAMBAYEQUE"}
+    before = REGISTRY.get_sample_value("ayni_co2e_avoided_kg_total", labels) or 0.0
+    producer, partner = make.producer(), make.partner()
+    _, match = make.match(producer, partner)
+    assert partner.post(f"/v1/matches/{match['id']}/accept", json={}).status_code == 200
+    assert partner.post(f"/v1/matches/{match['id']}/collect", json={"weighed_kg": "10"}).status_code == 200
+    after = REGISTRY.get_sample_value("ayni_co2e_avoided_kg_total", labels) or 0.0
+    assert after - before == pytest.approx(20.0)  # (0.5 − (−1.5)) kg CO2e/kg × 10 kg, from this app's data only
 
 
 def test_decline_reopens_the_listing_and_cancel_releases_capacity(make: Factory, session: Session) -> None:

@@ -22,7 +22,7 @@ from ayni.matching.ranker import FEATURES, AcceptanceModel
 from ayni.mlops.registry import ModelRegistry
 from ayni.services.acceptance import MODEL_FILE, RANKER, HistoryCache
 from ayni.services.app_state import partner_catalog, served_acceptance
-from ayni.settings import Settings, VisionSettings
+from ayni.settings import RegistrySettings, Settings, VisionSettings
 from ayni.storage.tables import User
 from ayni.web.ranking import rank_partners
 from tests.integration.conftest import FAST_AUTH, Actor, Factory
@@ -39,7 +39,8 @@ def plastic(price: int) -> list[dict[str, Any]]:
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return Settings(var_dir=tmp_path / "var", data_dir=tmp_path / "data", log_json=False, auth=FAST_AUTH,
-                    vision=VisionSettings(registry_refresh_s=0.2))
+                    vision=VisionSettings(registry_refresh_s=0),  # the ranker follows its own setting
+                    registry=RegistrySettings(ranker_refresh_s=0.2))
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def test_load_validates_reports_rejects_and_is_idempotent_then_demo_follows_popu
     comp = next(r for r in result.reports if r.table == "waste_composition")
     assert comp.rows_rejected > 0 and set(comp.reasons()) == {"below minimum"}  # negative tonnes in MINAM's file
     assert load_reference_data(session, DATA).skipped
-    demo = build_demo(session, demo=DemoSettings(producers=40, partners=6, listings=60), auth=FAST_AUTH)
+    demo = build_demo(session, demo=DemoSettings(producers=40, partners=6, listings=60), auth=FAST_AUTH, factors=None)
     assert demo.created and demo.counts["producers"] == 40 and demo.counts["listings"] == 60
     assert demo.counts["matches"] > 0
     # producers follow urban population: the district with most urban people gets the most producers
@@ -39,7 +39,7 @@ def test_load_validates_reports_rejects_and_is_idempotent_then_demo_follows_popu
     assert max(rows, key=lambda r: r[1])[0] == top
     assert session.scalar(select(func.count()).select_from(Listing).where(Listing.status == "collected")) == \
         session.scalar(select(func.count()).select_from(Match).where(Match.status == "collected"))
-    assert not build_demo(session, demo=DemoSettings(), auth=FAST_AUTH).created
+    assert not build_demo(session, demo=DemoSettings(), auth=FAST_AUTH, factors=None).created
 
 
 def test_load_names_the_missing_data_folder(session: Session, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from ayni.services.housekeeping import Housekeeper
 from ayni.services.matching import PartnerCatalog
 from ayni.services.model_jobs import ModelOps
 from ayni.services.reference import ReferenceCache
-from ayni.services.serving import FORECASTER, ChampionWatcher
+from ayni.services.serving import FORECASTER, VISION, ChampionWatcher
 from ayni.services.throttle import LoginThrottle
 from ayni.storage.engine import make_session_factory, transaction
 
@@ -61,18 +61,25 @@ def served_acceptance(state: Any) -> ServedAcceptance:
 
 
 def start_champion_watcher(state: Any, *, vision: bool) -> ChampionWatcher | None:
-    """Start watching the registry (every ``AYNI_VISION__REGISTRY_REFRESH_S`` seconds; 0 = never): the
-    ranker's and the forecaster's champions always, the classifier's when ``vision`` (it then replaces ``state.classifier``,
-    which serves meanwhile). The first check runs in the watcher's thread, so start-up never waits."""
+    """Start watching the registry, each model every ``settings.registry_refresh_s(model)`` seconds (0 = never;
+    ``AYNI_REGISTRY__RANKER_REFRESH_S``, ``…__FORECASTER_REFRESH_S``, ``AYNI_VISION__REGISTRY_REFRESH_S``,
+    ``AYNI_REGISTRY__REFRESH_S`` for all): the ranker's and the forecaster's champions, the classifier's when
+    ``vision`` (it then replaces ``state.classifier``, which serves meanwhile). ``None`` when no model is
+    watched. The first check runs in the watcher's thread, so start-up never waits."""
     settings = state.settings
-    if settings.vision.registry_refresh_s <= 0:
+    watched = {name for name in (VISION, RANKER, FORECASTER) if settings.registry_refresh_s(name) > 0}
+    if not vision:
+        watched.discard(VISION)
+    if not watched:
         return None
-    watcher = ChampionWatcher(settings, interval_s=settings.vision.registry_refresh_s)
-    if vision:
+    watcher = ChampionWatcher(settings)
+    if VISION in watched:
         watcher.watch_vision(fallback=state.classifier, publish=lambda model: setattr(state, "classifier", model))
-    watcher.watch(RANKER, load_ranker, publish=served_acceptance(state).serve)
-    # looked up when a champion arrives: the forecaster itself is made on first use (it reads settings then)
-    watcher.watch(FORECASTER, load_forecaster, publish=lambda model, version: supply_forecaster(state).serve(model, version))
+    if RANKER in watched:
+        watcher.watch(RANKER, load_ranker, publish=served_acceptance(state).serve)
+    if FORECASTER in watched:  # looked up when a champion arrives: the forecaster is made on first use
+        watcher.watch(FORECASTER, load_forecaster,
+                      publish=lambda model, version: supply_forecaster(state).serve(model, version))
     state.champion_watcher = watcher
     watcher.start()
     return watcher

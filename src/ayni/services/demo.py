@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ayni.domain.lifecycle import PartnerKind, ProducerKind, Role
 from ayni.domain.materials import BY_MINAM_COLUMN, MATERIALS, Verdict
 from ayni.errors import AyniError, InvalidInput
+from ayni.matching.impact import EmissionFactors
 from ayni.services import listings, matches
 from ayni.services.profiles import MaterialOffer, create_partner, create_producer, my_partner, my_producer
 from ayni.services.security import hash_password
@@ -89,7 +90,9 @@ class DemoResult:
     logins: dict[str, str] = field(default_factory=dict)
 
 
-def build_demo(session: Session, *, demo: DemoSettings, auth: AuthSettings) -> DemoResult:
+def build_demo(session: Session, *, demo: DemoSettings, auth: AuthSettings,
+               factors: EmissionFactors | None) -> DemoResult:
+    """The demo community (idempotent); ``factors`` give the CO2e of its collections in the metrics."""
     logins = dict(LOGINS)
     if session.scalar(select(User.id).where(User.email == LOGINS["admin"])) is not None:
         return DemoResult(created=False, logins=logins, counts=_counts(session))
@@ -100,7 +103,7 @@ def build_demo(session: Session, *, demo: DemoSettings, auth: AuthSettings) -> D
     _user(session, LOGINS["analyst"], pw, Role.ANALYST, "Analista Municipal")
     partners = _partners(session, rng, districts, demo, pw)
     producers = _producers(session, rng, districts, demo, pw)
-    _listings(session, rng, producers, partners, demo)
+    _listings(session, rng, producers, partners, demo, factors)
     return DemoResult(created=True, logins=logins, counts=_counts(session))
 
 
@@ -250,6 +253,7 @@ def _listings(
     producers: list[tuple[User, District]],
     partners: list[User],
     demo: DemoSettings,
+    factors: EmissionFactors | None,
 ) -> None:
     now = datetime.now(UTC)
     comp_cache: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -268,11 +272,12 @@ def _listings(
             available_until=now + timedelta(days=int(rng.integers(5, 21))),
         )
         if i % 5 == 0:
-            _try_complete(session, rng, user, listing.id, partners)
+            _try_complete(session, rng, user, listing.id, partners, factors)
 
 
 def _try_complete(
-    session: Session, rng: np.random.Generator, producer: User, listing_id: int, partners: list[User]
+    session: Session, rng: np.random.Generator, producer: User, listing_id: int, partners: list[User],
+    factors: EmissionFactors | None,
 ) -> None:
     """Run one listing through request → accept → collect with the first partner that takes it."""
     for partner_user in partners:
@@ -282,7 +287,7 @@ def _try_complete(
                 match = matches.request_pickup(session, producer, listing_id, partner_id=partner.id)
                 matches.accept(session, partner_user, match.id)
                 kg = match.reserved_kg * Decimal(str(round(float(rng.uniform(0.8, 1.1)), 2)))
-                matches.collect(session, partner_user, match.id, weighed_kg=kg)
+                matches.collect(session, partner_user, match.id, weighed_kg=kg, factors=factors)
             return
         except AyniError:
             continue

@@ -15,14 +15,12 @@ from ayni.domain.lifecycle import ListingStatus, MatchStatus, Role, check_match_
 from ayni.domain.materials import accepts
 from ayni.domain.money import to_kg, value_cents
 from ayni.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ayni.matching.impact import co2e_avoided
+from ayni.matching.impact import EmissionFactors, co2e_avoided
 from ayni.observability import metrics
 from ayni.observability._families import MatchEvent
 from ayni.services._common import Page, audit, paginate
 from ayni.services.listings import ACTIVE_MATCH, my_listing, set_status
-from ayni.services.matching import emission_factors
 from ayni.services.profiles import WEEKDAYS, get_partner, my_partner, my_producer
-from ayni.settings import get_settings
 from ayni.storage.tables import CapacityReservation, Feedback, Listing, Match, Partner, PartnerMaterial, User
 
 
@@ -203,8 +201,11 @@ def decline(session: Session, user: User, match_id: int, *, reason: str | None =
 
 
 def collect(
-    session: Session, user: User, match_id: int, *, weighed_kg: Decimal | float | str, paid_cents: int | None = None
+    session: Session, user: User, match_id: int, *, weighed_kg: Decimal | float | str, paid_cents: int | None = None,
+    factors: EmissionFactors | None,
 ) -> Match:
+    """Record the weighed kg and the payment; ``factors`` (the app's WARM factors, ``None`` without the reference
+    data) give the CO2e avoided counted in the metrics."""
     match = _partners_match(session, user, match_id)
     check_match_transition(match.status, MatchStatus.COLLECTED)
     kg = to_kg(weighed_kg, field="weighed_kg")
@@ -233,7 +234,7 @@ def collect(
             },
         )
     )
-    _event(session, match, "collected", kg=kg, paid_cents=paid)
+    _event(session, match, "collected", kg=kg, paid_cents=paid, factors=factors)
     audit(
         session,
         actor=user,
@@ -317,7 +318,7 @@ def contacts_visible_by_owner(session: Session, user: User, listings: list[tuple
 
 
 def _event(session: Session, match: Match, event: MatchEvent, *, kg: Decimal | None = None,
-           paid_cents: int | None = None) -> None:
+           paid_cents: int | None = None, factors: EmissionFactors | None = None) -> None:
     """Count the change in the business metrics once the transaction commits."""
     material, ubigeo = match.listing.material, match.listing.ubigeo
 
@@ -325,12 +326,11 @@ def _event(session: Session, match: Match, event: MatchEvent, *, kg: Decimal | N
         metrics.record_match_event(event=event, material=material, ubigeo=ubigeo)
         if kg is not None:
             metrics.record_collection(material=material, ubigeo=ubigeo, kg=float(kg), paid_cents=paid_cents or 0,
-                                      co2e_kg=_co2e(material, kg))
+                                      co2e_kg=_co2e(material, kg, factors))
 
     metrics.on_commit(session, record)
 
 
-def _co2e(material: str, kg: Decimal) -> float | None:
-    factors = emission_factors(get_settings().data_dir)
+def _co2e(material: str, kg: Decimal, factors: EmissionFactors | None) -> float | None:
     effect = co2e_avoided(material=material, kg=kg, factors=factors) if factors else None
     return effect.co2e_avoided_kg if effect else None

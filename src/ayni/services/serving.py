@@ -2,17 +2,20 @@
 
 At start the API serves what it has without the registry: the classifier shipped in the package
 (``make run`` classifies at once) and the rule-based acceptance estimator. A ``ChampionWatcher`` thread
-then asks the MLflow registry every ``interval_s`` seconds which version of each watched model is
-champion; when one changes (``ayni promote``/``rollback`` from any process, or the admin API), the new
-model is downloaded and loaded *before* it replaces the served one, so no request fails meanwhile. A
-model without a champion, a registry that cannot be reached or an artifact that does not load leaves
-the current model (or the fallback) serving, logged; one model's trouble never stops the others.
+then asks the MLflow registry which version of each watched model is champion, each model at its own
+interval (``Settings.registry_refresh_s``); when one changes (``ayni promote``/``rollback`` from any
+process, or the admin API), the new model is downloaded and loaded *before* it replaces the served one,
+so no request fails meanwhile. A model without a champion, a registry that cannot be reached or an
+artifact that does not load leaves the current model (or the fallback) serving, logged; one model's
+trouble never stops the others.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from ayni.errors import AyniError, ModelUnavailable
 from ayni.mlops.registry import ModelRegistry, RegistryConfig
 from ayni.mlops.serving import ChampionHolder
 from ayni.observability import metrics
-from ayni.settings import Settings
+from ayni.settings import DEFAULT_REGISTRY_REFRESH_S, Settings
 from ayni.vision import Classifier
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class Watched(Generic[T]):
     loader: Callable[[Path], T]
     publish: Callable[[T, int | None], None]
     fallback: T | None = None
+    interval_s: float = DEFAULT_REGISTRY_REFRESH_S  # seconds between the thread's checks; 0 = only when asked (``refresh``)
     holder: ChampionHolder[T] | None = None
     cold_logged: bool = field(default=False)
 
@@ -60,10 +64,11 @@ class Watched(Generic[T]):
 class ChampionWatcher:
     """Keeps each watched model's ``publish`` up to date with its registry champion (one thread for all).
 
-    ``ChampionWatcher(settings, fallback=classifier, publish=…, interval_s=…)`` watches the classifier,
-    as before; ``watch(name, loader, publish=…)`` adds any other model (the ranker)."""
+    ``ChampionWatcher(settings, fallback=classifier, publish=…)`` watches the classifier, as before;
+    ``watch(name, loader, publish=…)`` adds any other model (the ranker). Each model is checked every
+    ``settings.registry_refresh_s(name)`` seconds, or every ``interval_s`` when that is given."""
 
-    def __init__(self, settings: Settings, *, interval_s: float, fallback: Classifier | None = None,
+    def __init__(self, settings: Settings, *, interval_s: float | None = None, fallback: Classifier | None = None,
                  publish: Callable[[Classifier], None] | None = None) -> None:
         self.settings = settings
         self.interval_s = interval_s
@@ -84,7 +89,8 @@ class ChampionWatcher:
     def watch(self, name: str, loader: Callable[[Path], T], *, publish: Callable[[T, int | None], None],
               fallback: T | None = None) -> None:
         """Also keep ``publish(model, version)`` up to date with ``name``'s champion."""
-        self.models[name] = Watched(name, loader, publish, fallback)
+        interval = self.interval_s if self.interval_s is not None else self.settings.registry_refresh_s(name)
+        self.models[name] = Watched(name, loader, publish, fallback, interval_s=interval)
 
     @property
     def holder(self) -> ChampionHolder[Any] | None:
@@ -153,6 +159,11 @@ class ChampionWatcher:
         return self._registry
 
     def _run(self) -> None:
+        due: dict[str, float] = {}
         while not self._stop.is_set():
-            self.refresh()
-            self._stop.wait(self.interval_s)
+            for name, watched in list(self.models.items()):
+                if watched.interval_s > 0 and due.get(name, 0.0) <= time.monotonic():
+                    self.refresh(name)
+                    due[name] = time.monotonic() + watched.interval_s
+            next_due = min(due.values(), default=math.inf)
+            self._stop.wait(None if next_due == math.inf else max(next_due - time.monotonic(), 0.0))

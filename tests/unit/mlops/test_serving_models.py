@@ -19,7 +19,7 @@ from ayni.matching.ranker import FEATURES, AcceptanceModel
 from ayni.mlops.registry import ModelRegistry
 from ayni.services.acceptance import META_FILE, MODEL_FILE, RANKER, HistoryCache, load_ranker
 from ayni.services.serving import ChampionWatcher
-from ayni.settings import Settings
+from ayni.settings import RegistrySettings, Settings, VisionSettings
 from tests.unit.mlops._factories import mlflow_registry
 
 
@@ -85,6 +85,45 @@ def test_the_watcher_publishes_each_models_new_champion(tmp_path: Path, tmp_path
     model, got = served[RANKER]
     assert isinstance(model, AcceptanceModel) and got == version and "vision" not in served
     assert watcher.refresh(RANKER) is False  # unchanged champion: nothing reloaded
+
+
+REFRESH_ENV = ("AYNI_VISION__REGISTRY_REFRESH_S", "AYNI_REGISTRY__REFRESH_S", "AYNI_REGISTRY__RANKER_REFRESH_S",
+               "AYNI_REGISTRY__FORECASTER_REFRESH_S")
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, {"vision": 60.0, RANKER: 60.0, "forecaster": 60.0}),
+    ({"AYNI_VISION__REGISTRY_REFRESH_S": "0"}, {"vision": 0.0, RANKER: 0.0, "forecaster": 0.0}),  # as before
+    ({"AYNI_VISION__REGISTRY_REFRESH_S": "0", "AYNI_REGISTRY__RANKER_REFRESH_S": "5"},
+     {"vision": 0.0, RANKER: 5.0, "forecaster": 0.0}),
+    ({"AYNI_VISION__REGISTRY_REFRESH_S": "30", "AYNI_REGISTRY__REFRESH_S": "10",
+      "AYNI_REGISTRY__FORECASTER_REFRESH_S": "3600"}, {"vision": 30.0, RANKER: 10.0, "forecaster": 3600.0}),
+])
+def test_a_models_registry_refresh_is_its_own_setting_then_the_general_one_then_the_vision_one(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: dict[str, float]) -> None:
+    for name in REFRESH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    got = Settings()
+    assert {model: got.registry_refresh_s(model) for model in expected} == expected
+
+
+def test_the_watcher_checks_each_model_at_its_own_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = settings(tmp_path).model_copy(update={
+        "vision": VisionSettings(registry_refresh_s=0),
+        "registry": RegistrySettings(ranker_refresh_s=0.05, forecaster_refresh_s=60)})
+    watcher = ChampionWatcher(own)
+    checks: list[str | None] = []
+    monkeypatch.setattr(watcher, "refresh", lambda name=None: bool(checks.append(name)))
+    for name in ("vision", RANKER, "forecaster"):
+        watcher.watch(name, lambda p: p, publish=lambda m, v: None)
+    watcher.start()
+    deadline = time.monotonic() + 10
+    while checks.count(RANKER) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watcher.stop()
+    assert checks.count(RANKER) >= 3 and checks.count("forecaster") == 1 and "vision" not in checks
 
 
 class _Counting(HistoryCache):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from ayni.api.deps import CurrentUser, SessionDep
+from ayni.api.deps import CurrentUser, FactorsDep, SessionDep
 from ayni.api.idempotency import IdempotencyKeyHeader, Once
 from ayni.api.schemas.common import Page
 from ayni.api.schemas.matches import AcceptRequest, CollectRequest, DeclineRequest, MatchCreate, MatchPublic
@@ -64,13 +64,14 @@ def decline(match_id: int, user: CurrentUser, session: SessionDep, body: Decline
 
 @router.post("/matches/{match_id}/collect", response_model=MatchPublic)
 def collect(match_id: int, body: CollectRequest, user: CurrentUser, session: SessionDep, request: Request,
-            idempotency_key: IdempotencyKeyHeader = None) -> MatchPublic | JSONResponse:
+            factors: FactorsDep, idempotency_key: IdempotencyKeyHeader = None) -> MatchPublic | JSONResponse:
     """Record the weighed kg and the soles paid. With an ``Idempotency-Key``, a retry returns the first answer
     (the payment is recorded once)."""
     once = Once.start(session, user, request, idempotency_key, body.model_dump_json())
     if once.replay is not None:
         return once.replay
-    match = matches.collect(session, user, match_id, weighed_kg=body.weighed_kg, paid_cents=body.paid_cents)
+    match = matches.collect(session, user, match_id, weighed_kg=body.weighed_kg, paid_cents=body.paid_cents,
+                            factors=factors)
     return once.keep(MatchPublic.model_validate(match))
 
 

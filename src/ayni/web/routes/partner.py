@@ -15,7 +15,7 @@ from ayni.web import _forms as f
 from ayni.web._charts import project
 from ayni.web._csrf import checked_form
 from ayni.web._locale import LIMA
-from ayni.web._render import Db, WebRoute, WebUser, redirect, render
+from ayni.web._render import Db, WebRoute, WebUser, emission_factors_of, redirect, render
 
 if TYPE_CHECKING:  # annotations only: pages reach storage through the services
     from ayni.storage.tables import Match, User
@@ -113,6 +113,7 @@ async def collect(request: Request, session: Db, user: WebUser, match_id: int) -
         match_id,
         weighed_kg=f.decimal(form, "weighed_kg") or 0,
         paid_cents=f.soles_to_cents(form, "paid_soles", required=False),
+        factors=emission_factors_of(request),
     )
     day = match.pickup_date.isoformat() if match.pickup_date else ""
     return redirect(f"/partner/route?day={day}&done={match.id}")
