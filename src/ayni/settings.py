@@ -61,6 +61,24 @@ class RegistrySettings(BaseModel):
     forecaster_refresh_s: float | None = None
 
 
+class RankerSettings(BaseModel):
+    """The match ranker's seed and evaluation window: the one definition that ``ayni matching train-ranker``,
+    ``ayni retrain`` and the promotion gate read. Defaults are params.yaml's ``matching.seed`` and
+    ``matching.test_weeks`` (tests/unit/test_evaluation_settings.py keeps them equal); the DVC stages pass a
+    profile's values to it (``--seed`` / ``--test-weeks`` of train-ranker, ``AYNI_RANKER__*`` of the gate)."""
+
+    seed: int = 7
+    test_weeks: int = Field(default=1, ge=1)  # the last weeks of the interaction log, held out for evaluation
+
+
+class ForecasterSettings(BaseModel):
+    """The annual supply model's seed and held-out year, read by ``ayni forecast train``, ``ayni retrain`` and
+    the gate. ``test_year`` defaults to params.yaml's ``forecast.test_year`` (``AYNI_FORECASTER__TEST_YEAR``)."""
+
+    seed: int = 0
+    test_year: int = 2023  # fitted on the years before it, scored on it; later years are left out
+
+
 class ListingSettings(BaseModel):
     expire_every_s: float = 300.0  # how often a server expires listings past their availability; 0 = never
 
@@ -94,6 +112,8 @@ class Settings(BaseSettings):
     upload: UploadSettings = UploadSettings()
     vision: VisionSettings = VisionSettings()
     registry: RegistrySettings = RegistrySettings()
+    ranker: RankerSettings = RankerSettings()
+    forecaster: ForecasterSettings = ForecasterSettings()
     server: ServerSettings = ServerSettings()
     listings: ListingSettings = ListingSettings()
     demo: DemoSettings = DemoSettings()

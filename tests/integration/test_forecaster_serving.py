@@ -52,10 +52,10 @@ def test_a_promoted_forecaster_serves_without_a_restart(api: TestClient, setting
 
     # a champion that learnt every district grows e^0.5 ≈ 1.65× faster than MINAM says: easy to recognise
     assert DATA is not None
-    base = forecaster_base(generation_path(DATA))
+    base = forecaster_base(generation_path(DATA), test_year=settings.forecaster.test_year)
     train = base[base["split"] == "train"].copy()
     train["label"] = [repr(float(v) + 0.5) for v in train["label"]]
-    model_dir = ForecasterTrainer().train(train, tmp_path / "forecaster").model_dir
+    model_dir = ForecasterTrainer(random_state=0).train(train, tmp_path / "forecaster").model_dir
     registry: ModelRegistry = mlflow_registry(settings.var_dir, tmp_path_factory.getbasetemp() / "mlflow-template")
     run_id = registry.log_run(model_name=FORECASTER, model_dir=model_dir, data_version="test")
     version = registry.register(model_name=FORECASTER, run_id=run_id).version

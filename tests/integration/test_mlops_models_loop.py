@@ -8,19 +8,24 @@ the forecaster's is MINAM's district table. Both need the shared data and skip w
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from ayni.commands.mlops import app
 from ayni.mlops.feedback import freeze_eval_set
 from ayni.mlops.promotion import run_gate
-from ayni.mlops.registry import CHALLENGER, TAG_REASON, TAG_STATUS, ModelRegistry
+from ayni.mlops.registry import CHALLENGER, TAG_REASON, TAG_STATUS, ModelRegistry, RegistryConfig
 from ayni.mlops.retrain import gate_callbacks, retrain, train_and_register
 from ayni.services._mlops_ranker import MODEL_FILE, RankerTrainer
 from ayni.services.mlops_models import ModelSpec, promote_model, rollback_model, spec_for
+from ayni.settings import ForecasterSettings, RankerSettings, get_settings
 from tests.conftest import shared_data_dir
 from tests.unit.mlops._factories import mlflow_registry
 
@@ -138,7 +143,7 @@ def test_ranker_goes_round_the_loop_with_platform_outcomes(tmp_path: Path, regis
     model_dir = registry.download(champion, tmp_path / "dl")
     assert {MODEL_FILE, "ranker.json", "drift_reference.json"} <= {p.name for p in model_dir.iterdir()}
     eval_frame = pd.read_csv(var_dir / "mlops" / "ranker" / "eval_set.csv", dtype={"key": str, "label": str})
-    checks = {c.name: c for c in RankerTrainer().checks(model_dir, eval_frame)}
+    checks = {c.name: c for c in RankerTrainer(random_state=0).checks(model_dir, eval_frame)}
     direction = checks["P(accept) does not rise beyond the partner's radius"]
     assert direction.passed and direction.value is not None and direction.value >= 0.9
 
@@ -162,3 +167,85 @@ def test_forecaster_goes_round_the_loop_gated_on_mase(tmp_path: Path, registry: 
 def spec_base_path() -> Path:
     assert DATA is not None
     return DATA / "peru" / "waste_generation_district_year.csv"
+
+
+# --- one evaluation window: what the settings say is what retraining and the gate hold out ---------------
+
+FULL_PROFILE = RankerSettings(seed=3, test_weeks=2)  # params-full.yaml holds out two weeks; the default is one
+
+
+@pytest.fixture
+def configured(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``AYNI_VAR_DIR`` on an empty registry and the ranker configured through the environment alone, as the
+    retraining CronJob is (its image carries no params.yaml)."""
+    var = tmp_path / "var"
+    mlflow_registry(var, tmp_path_factory.getbasetemp() / "mlflow-template")
+    monkeypatch.setenv("AYNI_VAR_DIR", str(var))
+    monkeypatch.setenv("AYNI_DATABASE__URL", f"sqlite:///{tmp_path / 'none.db'}")
+    monkeypatch.setenv("AYNI_RANKER__SEED", str(FULL_PROFILE.seed))
+    monkeypatch.setenv("AYNI_RANKER__TEST_WEEKS", str(FULL_PROFILE.test_weeks))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    yield var
+    get_settings.cache_clear()
+
+
+def frozen_weeks(var_dir: Path) -> set[int]:
+    return set(pd.read_csv(var_dir / "mlops" / "ranker" / "eval_set.csv")["week"])
+
+
+def test_retrain_holds_out_the_configured_weeks_and_uses_the_configured_seed(configured: Path,
+                                                                            tmp_path: Path) -> None:
+    log_path = simulated_log(tmp_path / "interactions.csv")  # weeks 0…4
+    result = CliRunner().invoke(app, ["retrain", "ranker", "--base", str(log_path), "--no-feedback"])
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+
+    assert frozen_weeks(configured) == {3, 4}  # the last two weeks, not the last one
+    base = spec_for("ranker", var_dir=configured, data_dir=DATA or Path(), base_path=log_path,
+                    ranker=FULL_PROFILE).base()
+    assert outcome["training_set"]["rows_out"] == int((base["week"] < 3).sum())  # trained on weeks 0…2 only
+    assert outcome["decision"]["challenger"]["n_offers"] == int((base["week"] >= 3).sum())
+    version = ModelRegistry(RegistryConfig.from_env(configured)).version("ranker", outcome["challenger_version"])
+    assert version.params["random_state"] == str(FULL_PROFILE.seed)
+
+
+def test_the_pipelines_train_ranker_holds_out_what_retraining_holds_out(configured: Path, tmp_path: Path) -> None:
+    from ayni.commands.matching import app as matching_app
+
+    log_path = simulated_log(tmp_path / "interactions.csv")
+    out = tmp_path / "ranker"
+    result = CliRunner().invoke(matching_app, ["train-ranker", "--interactions", str(log_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "ranker.json").read_text())
+    assert meta["test_weeks"] == FULL_PROFILE.test_weeks and meta["params"]["random_state"] == FULL_PROFILE.seed
+    base = spec_for("ranker", var_dir=configured, data_dir=DATA or Path(), base_path=log_path,
+                    ranker=FULL_PROFILE).base()
+    assert meta["n_train"] == int((base["split"] == "train").sum())  # the same offers as `ayni retrain`'s
+
+
+def test_the_gate_scores_the_ranker_on_the_configured_weeks(configured: Path, tmp_path: Path) -> None:
+    log_path = simulated_log(tmp_path / "interactions.csv")
+    spec = spec_for("ranker", var_dir=configured, data_dir=DATA or Path(), base_path=log_path, ranker=FULL_PROFILE)
+    base = spec.base()
+    assert set(base.loc[base["split"] == "test", "week"]) == {3, 4}
+    registry = ModelRegistry(RegistryConfig.from_env(configured))
+    train_and_register(registry, spec.trainer(), model_name="ranker", frame=base[base["split"] == "train"],
+                       eval_set=freeze_eval_set(base, tmp_path / "probe.csv"), work_dir=tmp_path / "work")
+
+    result = CliRunner().invoke(app, ["promote", "ranker", "--base", str(log_path), "--out",
+                                      str(tmp_path / "gate.json")])  # the pipeline's gate command
+    assert result.exit_code == 0, result.output
+    assert frozen_weeks(configured) == {3, 4}
+    decision = json.loads((tmp_path / "gate.json").read_text())
+    assert decision["challenger"]["n_offers"] == int((base["split"] == "test").sum())
+
+
+def test_the_forecaster_spec_holds_out_the_configured_year(tmp_path: Path) -> None:
+    spec = spec_for("forecaster", var_dir=tmp_path / "var", data_dir=DATA or Path(),
+                    forecaster=ForecasterSettings(test_year=2022, seed=5))
+    base = spec.base()
+    assert set(base.loc[base["split"] == "test", "target_year"]) == {2022}
+    assert base["target_year"].max() == 2022  # later years are neither trained on nor scored
+    assert spec.trainer().random_state == 5  # type: ignore[attr-defined]

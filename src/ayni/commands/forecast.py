@@ -144,22 +144,27 @@ def tetouan(
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
-    test_year: Annotated[int, typer.Option(help="Annual model: fitted on the years before this one.")] = 2023,
+    test_year: Annotated[int | None, typer.Option(
+        help="Annual model: fitted on the years before this one (default: AYNI_FORECASTER__TEST_YEAR).")] = None,
     horizon: Annotated[int, typer.Option(min=1, help="Chiclayo daily model: days ahead.")] = 7,
     first_origin: Annotated[str, typer.Option(help="Chiclayo: fitted on the days before this date.")]
     = "2024-03-01",
     data_dir: DataDir = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: AYNI_FORECASTER__SEED).")] = None,
 ) -> None:
     """Fit the annual district model (years < TEST_YEAR) and Chiclayo's daily model (days < FIRST_ORIGIN)."""
+    configured = get_settings().forecaster
+    test_year = configured.test_year if test_year is None else test_year
+    seed = configured.seed if seed is None else seed
     peru = _data(data_dir) / "peru"
     gen = load_generation(peru / "waste_generation_district_year.csv")
-    annual = fit_annual_model(gen[gen["year"] < test_year])
+    annual = fit_annual_model(gen[gen["year"] < test_year], random_state=seed)
     series = load_chiclayo(peru / "chiclayo_collection_daily.csv")
-    daily = chiclayo_forecaster(horizon=horizon).fit(series[series.index < first_origin])
+    daily = chiclayo_forecaster(horizon=horizon, random_state=seed).fit(series[series.index < first_origin])
     out.mkdir(parents=True, exist_ok=True)
     annual.save(out / ANNUAL_FILE)
     daily.save(out / DAILY_FILE)
-    meta = {"test_year": test_year, "horizon": horizon, "first_origin": first_origin,
+    meta = {"test_year": test_year, "seed": seed, "horizon": horizon, "first_origin": first_origin,
             "annual": {"chosen": annual.chosen_, "cv_scores": annual.cv_scores_},
             "chiclayo": {"chosen": daily.chosen_, "cv_scores": daily.cv_scores_, "n_train": daily.n_train_}}
     (out / META_FILE).write_text(json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8")

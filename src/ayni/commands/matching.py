@@ -193,21 +193,28 @@ def interactions(
 def train_ranker(
     interactions: Interactions,
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
-    seed: Seed = 0,
-    test_weeks: Annotated[int, typer.Option(min=1, help="Last weeks held out for `evaluate`.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: AYNI_RANKER__SEED).")] = None,
+    test_weeks: Annotated[int | None, typer.Option(
+        min=1, help="Last weeks held out for `evaluate` and the gate (default: AYNI_RANKER__TEST_WEEKS).")] = None,
 ) -> None:
     """Fit the acceptance model on all but the last TEST_WEEKS weeks; JSON model + drift reference."""
     import pandas as pd
 
-    from ayni.matching.evaluation import training_set
+    from ayni.errors import InvalidInput
+    from ayni.matching.evaluation import first_test_week, training_set
     from ayni.matching.interactions import events_from_frame
     from ayni.matching.ranker import FEATURES, AcceptanceModel
     from ayni.mlops.drift import build_reference
 
+    configured = get_settings().ranker
+    seed = configured.seed if seed is None else seed
+    test_weeks = configured.test_weeks if test_weeks is None else test_weeks
     weeks = events_from_frame(pd.read_csv(interactions))
-    if len(weeks) <= test_weeks:
-        raise typer.BadParameter(f"the log has {len(weeks)} weeks; need more than --test-weeks {test_weeks}")
-    X, y, _ = training_set(weeks[:-test_weeks])
+    try:
+        first_test = first_test_week(len(weeks), test_weeks=test_weeks)
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.message) from exc
+    X, y, _ = training_set(weeks[:first_test])
     model = AcceptanceModel(random_state=seed).fit(X, y)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE)
@@ -216,7 +223,7 @@ def train_ranker(
     meta = {"model_file": MODEL_FILE, "features": list(FEATURES), "weeks": len(weeks), "test_weeks": test_weeks,
             "n_train": len(y), "positive_rate": float(y.mean()), "params": model.get_params()}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    typer.echo(f"ranker: {len(y):,} offers from {len(weeks) - test_weeks} weeks ({y.mean():.1%} positive) → {out}")
+    typer.echo(f"ranker: {len(y):,} offers from {first_test} weeks ({y.mean():.1%} positive) → {out}")
 
 
 @app.command("evaluate")
@@ -228,14 +235,16 @@ def evaluate_ranker(
     """Score the ranker on the held-out last weeks of the log (ROC AUC, AP, log loss, Brier) vs the cold-start rule."""
     import pandas as pd
 
-    from ayni.matching.evaluation import holdout_metrics
+    from ayni.matching.evaluation import first_test_week, holdout_metrics
     from ayni.matching.interactions import events_from_frame
     from ayni.matching.ranker import AcceptanceModel
 
     meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
     model = AcceptanceModel.load(model_dir / MODEL_FILE)
     weeks = events_from_frame(pd.read_csv(interactions))
-    metrics = holdout_metrics(model, weeks, first_test_week=len(weeks) - int(meta["test_weeks"]))
+    # the weeks the model was trained without (recorded by train-ranker), so never a week it has seen
+    metrics = holdout_metrics(model, weeks, first_test_week=first_test_week(len(weeks),
+                                                                            test_weeks=int(meta["test_weeks"])))
     metrics = {**metrics, "roc_auc": metrics["model"]["roc_auc"], "n_train": meta["n_train"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

@@ -92,7 +92,8 @@ def _mlops_dir(settings: Settings, model: str) -> Path:
 def _spec(settings: Settings, model: str, base: Path | None, margin: float | None) -> ModelSpec:
     from ayni.services.mlops_models import spec_for
 
-    return spec_for(model, var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base, margin=margin)
+    return spec_for(model, var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base, margin=margin,
+                    ranker=settings.ranker, forecaster=settings.forecaster)
 
 
 def _eval_set(settings: Settings, model: str, base: pd.DataFrame) -> EvalSet:
@@ -164,7 +165,8 @@ def _with_reference(settings: Settings, model: str, model_dir: Path, base: Path 
     from ayni.mlops.drift import REFERENCE_FILE
     from ayni.services.mlops_models import model_specs
 
-    spec = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base).get(model)
+    spec = model_specs(var_dir=settings.var_dir, data_dir=settings.data_dir, base_path=base,
+                       ranker=settings.ranker, forecaster=settings.forecaster).get(model)
     if (model_dir / REFERENCE_FILE).is_file() or spec is None or spec.reference is None:
         return model_dir
     shutil.copytree(model_dir, staging)
@@ -205,12 +207,15 @@ def promote(model: ModelArg,
             version: Annotated[int | None, typer.Option(help="Version to consider (default: the challenger).")] = None,
             base: BaseOpt = None, margin: MarginOpt = None, strict: StrictOpt = False,
             out: Annotated[Path | None, typer.Option(help="Write the decision as JSON here.")] = None) -> None:
-    """Put the challenger through the gate: promoted only if it beats the champion on the frozen set."""
+    """Put the challenger through the gate: promoted only if it beats the champion on the frozen set.
+
+    The frozen set is the window of AYNI_RANKER__TEST_WEEKS / AYNI_FORECASTER__TEST_YEAR (first gate only)."""
     from ayni.services.mlops_models import promote_model
 
     settings = _settings()
     outcome = promote_model(_registry(settings), model, var_dir=settings.var_dir, data_dir=settings.data_dir,
-                            version=version, margin=margin, base_path=base)
+                            version=version, margin=margin, base_path=base, ranker=settings.ranker,
+                            forecaster=settings.forecaster)
     verdict = "PROMOTED" if outcome.decision.promote else "REFUSED"
     typer.echo(f"{model} v{outcome.challenger.version}: {verdict} — {outcome.decision.reason}")
     if out:
@@ -241,7 +246,9 @@ def retrain_cmd(model: Annotated[list[str] | None, typer.Argument(
                 no_feedback: Annotated[bool, typer.Option(help="Retrain on the base data alone.")] = False,
                 since_days: Annotated[int | None, typer.Option(help="Only feedback from the last N days.")] = None,
                 report: Annotated[Path | None, typer.Option(help="Write the outcome as JSON here.")] = None) -> None:
-    """Base data + feedback → a challenger → evaluation on the frozen set → the gate (the weekly job)."""
+    """Base data + feedback → a challenger → evaluation on the frozen set → the gate (the weekly job).
+
+    Seed and held-out window: AYNI_RANKER__SEED / __TEST_WEEKS, AYNI_FORECASTER__SEED / __TEST_YEAR."""
     from ayni.mlops.retrain import retrain
     from ayni.services.mlops_models import model_specs
 

@@ -4,7 +4,9 @@
 weeks *before* it, then the week's outcomes join the history (and the collaborative factors are
 refitted). The label is 1 when the partner accepted and the producer handed the waste over.
 ``select_hyperparameters`` chooses them on a later slice of the log (validation in time, never the test
-weeks). ``holdout_metrics`` scores a fitted model on the last weeks of a log, against the cold-start rule.
+weeks). ``first_test_week`` is the held-out window (the last ``test_weeks`` weeks of a log) that training,
+the pipeline's evaluation and the promotion gate all use; ``holdout_metrics`` scores a fitted model on
+those weeks, against the cold-start rule.
 Recall@k is capped by default (relevant in the top k / min(k, relevant)); NDCG@k takes graded gains.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ayni.errors import InvalidInput
 from ayni.matching.history import InteractionHistory, ListingEvent, Outcome
 from ayni.matching.ranker import FEATURES, pair_features
 from ayni.matching.scoring import RuleAcceptance
@@ -29,6 +32,14 @@ def outcomes_of(events: Sequence[ListingEvent]) -> list[Outcome]:
     return [Outcome(e.listing.producer_id, e.candidates[o.position].partner_id, e.listing.producer_kind,
                     o.accepted, o.collected, e.listing.material, float(e.listing.kg))
             for e in events for o in e.offers]
+
+
+def first_test_week(n_weeks: int, *, test_weeks: int) -> int:
+    """Index of the first held-out week: the last ``test_weeks`` of ``n_weeks`` are the test set, the rest train."""
+    if test_weeks < 1 or n_weeks <= test_weeks:
+        raise InvalidInput(f"The log has {n_weeks} weeks; the ranker needs more than {test_weeks} test week(s).",
+                           details={"weeks": n_weeks, "test_weeks": test_weeks})
+    return n_weeks - test_weeks
 
 
 def training_set(weeks: Sequence[Sequence[ListingEvent]], *, history: InteractionHistory | None = None,

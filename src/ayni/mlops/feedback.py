@@ -76,6 +76,11 @@ def freeze_eval_set(base: pd.DataFrame, path: Path, *, splits: Sequence[str] = E
                            f"changed under the models. To re-freeze deliberately, delete {path} (the next gate "
                            "scores champion and challenger afresh on the new set).",
                            details={"examples": sorted(missing)[:5], "eval_set": str(path)})
+        current = set(base.loc[base["split"].isin(list(splits)), "key"].astype(str))
+        if current != frozen.keys:  # e.g. AYNI_RANKER__TEST_WEEKS changed after the set was frozen
+            log.warning("the frozen evaluation set %s (%d rows) is not the base data's %s rows (%d): the evaluation "
+                        "window changed since it was frozen; the gate keeps the frozen rows until %s is deleted",
+                        path, len(frozen.keys), "/".join(splits), len(current), path)
         return frozen
     rows = base[base["split"].isin(list(splits))].drop(columns=["split"]).reset_index(drop=True)
     if rows.empty:

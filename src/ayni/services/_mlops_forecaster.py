@@ -6,8 +6,9 @@ the Chiclayo daily model is a backtest, not served. So the registered ``forecast
 
 Base data is ``annual_panel`` over target years 2019…latest (features from years before the target only),
 ``key`` = ``<ubigeo>:<year>``, ``label`` = the target log growth, and ``split`` = ``test`` for the target
-year ``test_year`` (the latest, by default): the frozen evaluation set is held out by time. There is no
-user feedback for supply, so the training set is the base training rows.
+year ``test_year`` (``Settings.forecaster.test_year``, the year ``ayni forecast train`` holds out; later years
+are left out): the frozen evaluation set is held out by time. There is no user feedback for supply, so the
+training set is the base training rows.
 
 Gate metric: MASE (lower is better) on the frozen year, in tonnes: the model's MAE divided by the mean
 absolute change of the previous year (``|y_{T-1} − y_{T-2}|``, the in-sample naive error, per district
@@ -40,14 +41,19 @@ _META = ("key", "label", "split", "ubigeo", "target_year", "target", "last")
 
 def load_forecaster(model_dir: Path):  # type: ignore[no-untyped-def]
     """The registered annual model in ``model_dir`` (what serving loads from the registry's champion)."""
-    return ForecasterTrainer()._model(model_dir)
+    from ayni.forecast.tabular import TabularForecaster
+
+    path = model_dir / MODEL_FILE
+    if not path.is_file():
+        raise InvalidInput(f"{model_dir} holds no {MODEL_FILE}.")
+    return TabularForecaster.load(path)
 
 
 def generation_path(data_dir: Path) -> Path:
     return data_dir / "peru" / "waste_generation_district_year.csv"
 
 
-def forecaster_base(path: Path, *, test_year: int | None = None) -> pd.DataFrame:
+def forecaster_base(path: Path, *, test_year: int) -> pd.DataFrame:
     """MINAM's district × year table as panel rows with features, label and a time split."""
     from ayni.forecast.peru import FIRST_TARGET_YEAR, annual_panel, load_generation
 
@@ -55,7 +61,10 @@ def forecaster_base(path: Path, *, test_year: int | None = None) -> pd.DataFrame
         raise InvalidInput(f"No MINAM generation table at {path}; set AYNI_DATA_DIR.")
     generation = load_generation(path)
     last = int(generation["year"].max())
-    test = int(test_year or last)
+    test = int(test_year)
+    if not FIRST_TARGET_YEAR < test <= last:
+        raise InvalidInput(f"The test year {test} must come after {FIRST_TARGET_YEAR} and be in the table "
+                           f"(years up to {last}); set AYNI_FORECASTER__TEST_YEAR.", details={"test_year": test})
     panel = annual_panel(generation, target_years=range(FIRST_TARGET_YEAR, last + 1))
     panel = panel[np.isfinite(panel["target"])].reset_index(drop=True)
     panel.insert(0, "key", panel["ubigeo"].astype(str) + ":" + panel["target_year"].astype(str))
@@ -82,19 +91,17 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class ForecasterTrainer:
-    """``Trainer`` over ``ayni.forecast.TabularForecaster`` with ``fit_annual_model``'s candidates and settings."""
+    """``Trainer`` over ``ayni.forecast.TabularForecaster`` with ``fit_annual_model``'s candidates and settings.
 
-    def __init__(self, *, random_state: int = 0, max_ratio_to_last_value: float = 1.05) -> None:
+    ``random_state`` has no default: ``model_specs`` passes ``Settings.forecaster.seed``, the seed of
+    ``ayni forecast train`` too."""
+
+    def __init__(self, *, random_state: int, max_ratio_to_last_value: float = 1.05) -> None:
         self.random_state = random_state
         self.max_ratio_to_last_value = max_ratio_to_last_value
 
     def _model(self, model_dir: Path):  # type: ignore[no-untyped-def]
-        from ayni.forecast.tabular import TabularForecaster
-
-        path = model_dir / MODEL_FILE
-        if not path.is_file():
-            raise InvalidInput(f"{model_dir} holds no {MODEL_FILE}.")
-        return TabularForecaster.load(path)
+        return load_forecaster(model_dir)
 
     def train(self, frame: pd.DataFrame, out_dir: Path) -> TrainedModel:
         from ayni.forecast.peru import ANNUAL_CANDIDATES

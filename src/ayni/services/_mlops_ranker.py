@@ -47,17 +47,18 @@ def _features() -> list[str]:
     return list(FEATURES)
 
 
-def ranker_base(log_path: Path, *, test_weeks: int = 1, latent_rank: int = 8) -> pd.DataFrame:
-    """The interaction log as offer rows with features, label and a time split (see the module docstring)."""
-    from ayni.matching.evaluation import training_set
+def ranker_base(log_path: Path, *, test_weeks: int, latent_rank: int = 8) -> pd.DataFrame:
+    """The interaction log as offer rows with features, label and a time split (see the module docstring).
+
+    ``test_weeks`` is the configured window (``Settings.ranker.test_weeks``), the one `train-ranker` holds out."""
+    from ayni.matching.evaluation import first_test_week, training_set
     from ayni.matching.interactions import events_from_frame
 
     if not log_path.is_file():
         raise InvalidInput(f"No interaction log at {log_path}; run `dvc repro simulate_interactions` or "
                            "`ayni matching interactions`.")
     weeks = events_from_frame(pd.read_csv(log_path))
-    if len(weeks) <= test_weeks:
-        raise InvalidInput(f"The log has {len(weeks)} weeks; the ranker needs more than {test_weeks} test week(s).")
+    first_test = first_test_week(len(weeks), test_weeks=test_weeks)
     X, y, _ = training_set(weeks, latent_rank=latent_rank)
     meta = [(w, e.listing.listing_id, e.candidates[o.position].partner_id, e.candidates[o.position].radius_km)
             for w, events in enumerate(weeks) for e in events for o in e.offers]
@@ -71,7 +72,7 @@ def ranker_base(log_path: Path, *, test_weeks: int = 1, latent_rank: int = 8) ->
                for row, label in zip(X, y, strict=True)]
     frame.insert(0, "key", [f"sim:{a}:{b}:{h}" for a, b, h in zip(listing, partner, content, strict=True)])
     frame.insert(1, "label", y.astype(str))
-    frame.insert(2, "split", np.where(week >= len(weeks) - test_weeks, "test", "train"))
+    frame.insert(2, "split", np.where(week >= first_test, "test", "train"))
     frame.insert(3, "group", [f"sim:{a}" for a in listing])
     frame["week"], frame["radius_km"], frame["source"] = week, radius, "simulated"
     return frame
@@ -144,13 +145,16 @@ def ndcg_by_group(frame: pd.DataFrame, scores: np.ndarray, *, k: int = K) -> tup
 class RankerTrainer:
     """``Trainer`` over ``ayni.matching.AcceptanceModel``: gate metric NDCG@10 per listing on the frozen weeks.
 
+    ``random_state`` has no default: ``model_specs`` passes ``Settings.ranker.seed``, the seed the pipeline's
+    ``train-ranker`` uses too.
+
     Ranking happens when a listing is published, so for NDCG every offer of a listing is scored with the
     listing's age at its *first* offer (the rows keep the age at each decision, as in training, for AUC and
     log loss). Checks: the model ranks better than "nearest partner first" (minimum functionality), and
     P(accept and collect) does not rise when the listing is moved to three times the partner's radius.
     """
 
-    def __init__(self, *, random_state: int = 7, min_direction: float = 0.9, monotonic_distance: bool = True) -> None:
+    def __init__(self, *, random_state: int, min_direction: float = 0.9, monotonic_distance: bool = True) -> None:
         self.random_state = random_state
         self.min_direction = min_direction
         self.monotonic_distance = monotonic_distance  # False only to show that the direction check bites

@@ -9,9 +9,14 @@ base data (a table with ``key``, ``label``, ``split``), the ``Trainer`` and the 
   ``fast`` training run on base + corrected photos, scored with the served ONNX model on the frozen test
   rows, and checked for invariance to a horizontal flip and a minimum accuracy;
 * ``ranker``: the match acceptance model (``ayni.matching.AcceptanceModel``), on the simulated interaction
-  log plus the platform's decided matches, gated on NDCG@10 over the last weeks (``_mlops_ranker``);
+  log plus the platform's decided matches, gated on NDCG@10 over the last ``test_weeks`` weeks
+  (``_mlops_ranker``);
 * ``forecaster``: the annual district supply model the product serves (``ayni.forecast``), gated on
-  MASE over the latest year (``_mlops_forecaster``).
+  MASE over ``test_year`` (``_mlops_forecaster``).
+
+The ranker's and the forecaster's seed and evaluation window come from ``Settings.ranker`` and
+``Settings.forecaster`` (``AYNI_RANKER__*``, ``AYNI_FORECASTER__*``), the values the pipeline's training
+commands read too, so the pipeline, ``ayni retrain`` and the gate hold out the same rows.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from ayni.mlops.retrain import TrainedModel, Trainer, TrainingSetBuilder, gate_c
 from ayni.mlops.tiny import TinyTrainer
 from ayni.services import _mlops_forecaster, _mlops_ranker
 from ayni.services._common import audit
+from ayni.settings import ForecasterSettings, RankerSettings
 from ayni.storage.tables import User
 
 log = logging.getLogger(__name__)
@@ -172,11 +178,14 @@ def _flip(data: bytes) -> bytes:
         return out.getvalue()
 
 
-def model_specs(*, var_dir: Path, data_dir: Path, base_path: Path | None = None,
-                margin: float | None = None, test_weeks: int = 1, test_year: int | None = None,
+def model_specs(*, var_dir: Path, data_dir: Path, base_path: Path | None = None, margin: float | None = None,
+                ranker: RankerSettings | None = None, forecaster: ForecasterSettings | None = None,
                 ) -> dict[str, ModelSpec]:
     """The models ``ayni promote / retrain`` can act on. ``base_path`` overrides the base data's location
-    (tiny: CSV; vision: split manifest; ranker: interaction log; forecaster: MINAM generation table)."""
+    (tiny: CSV; vision: split manifest; ranker: interaction log; forecaster: MINAM generation table).
+    ``ranker`` / ``forecaster``: the seed and evaluation window (``Settings.ranker`` / ``Settings.forecaster``;
+    their defaults when not given)."""
+    ranker_cfg, forecaster_cfg = ranker or RankerSettings(), forecaster or ForecasterSettings()
     tiny_base = base_path or var_dir / "mlops" / "tiny" / "base.csv"
     manifest = base_path or Path("data/manifests/vision_split.csv")
     interactions = base_path or Path("data/interactions/interactions.csv")
@@ -191,10 +200,10 @@ def model_specs(*, var_dir: Path, data_dir: Path, base_path: Path | None = None,
         return ranker_outcomes(session, media_dir=media_dir, since=since)
 
     def ranker_base() -> pd.DataFrame:
-        return _mlops_ranker.ranker_base(interactions, test_weeks=test_weeks)
+        return _mlops_ranker.ranker_base(interactions, test_weeks=ranker_cfg.test_weeks)
 
     def forecaster_base() -> pd.DataFrame:
-        return _mlops_forecaster.forecaster_base(generation, test_year=test_year)
+        return _mlops_forecaster.forecaster_base(generation, test_year=forecaster_cfg.test_year)
 
     def m(default: float) -> float:
         return default if margin is None else margin
@@ -209,13 +218,14 @@ def model_specs(*, var_dir: Path, data_dir: Path, base_path: Path | None = None,
             reference=lambda path, frame: vision().save_reference(path, frame),
         ),
         "ranker": ModelSpec(
-            "ranker", lambda: _mlops_ranker.RankerTrainer(), ranker_base,
+            "ranker", lambda: _mlops_ranker.RankerTrainer(random_state=ranker_cfg.seed), ranker_base,
             GateConfig(metric="ndcg_at_10", min_improvement=m(0.005), guards={"log_loss": 0.02},
                        lower_is_better=frozenset({"log_loss"})),
             training_set=_mlops_ranker.ranker_training_set, feedback=ranker_feedback,
         ),
         "forecaster": ModelSpec(
-            "forecaster", lambda: _mlops_forecaster.ForecasterTrainer(), forecaster_base,
+            "forecaster", lambda: _mlops_forecaster.ForecasterTrainer(random_state=forecaster_cfg.seed),
+            forecaster_base,
             GateConfig(metric="mase", higher_is_better=False, min_improvement=m(0.01)),
             training_set=_mlops_forecaster.forecaster_training_set,
             feedback=lambda session, media_dir, since: pd.DataFrame(),
@@ -224,9 +234,11 @@ def model_specs(*, var_dir: Path, data_dir: Path, base_path: Path | None = None,
 
 
 def spec_for(name: str, *, var_dir: Path, data_dir: Path, base_path: Path | None = None,
-             margin: float | None = None) -> ModelSpec:
+             margin: float | None = None, ranker: RankerSettings | None = None,
+             forecaster: ForecasterSettings | None = None) -> ModelSpec:
     """The spec for ``name``; ``InvalidInput`` naming the known models otherwise."""
-    specs = model_specs(var_dir=var_dir, data_dir=data_dir, base_path=base_path, margin=margin)
+    specs = model_specs(var_dir=var_dir, data_dir=data_dir, base_path=base_path, margin=margin, ranker=ranker,
+                        forecaster=forecaster)
     if name not in specs:
         raise InvalidInput(f"No trainer is wired for '{name}' yet; known: {', '.join(sorted(specs))}.",
                            details={"model": name})
@@ -242,13 +254,17 @@ def write_json(path: Path, data: object) -> None:
 
 
 def promote_model(registry: ModelRegistry, name: str, *, var_dir: Path, data_dir: Path, version: int | None = None,
-                  margin: float | None = None, base_path: Path | None = None, session: Session | None = None,
+                  margin: float | None = None, base_path: Path | None = None, ranker: RankerSettings | None = None,
+                  forecaster: ForecasterSettings | None = None, session: Session | None = None,
                   actor: User | None = None) -> GateOutcome:
     """Put ``version`` (default: the challenger) through the gate; audited when ``session`` is given.
 
-    The caller refreshes its ``ChampionHolder`` afterwards when ``outcome.decision.promote``.
+    The evaluation set is frozen (on the first gate) from the window in ``ranker`` / ``forecaster``
+    (``Settings.ranker`` / ``Settings.forecaster``). The caller refreshes its ``ChampionHolder`` afterwards
+    when ``outcome.decision.promote``.
     """
-    spec = spec_for(name, var_dir=var_dir, data_dir=data_dir, base_path=base_path, margin=margin)
+    spec = spec_for(name, var_dir=var_dir, data_dir=data_dir, base_path=base_path, margin=margin, ranker=ranker,
+                    forecaster=forecaster)
     eval_set = freeze_eval_set(spec.base(), var_dir / "mlops" / name / "eval_set.csv")
     evaluate, checks = gate_callbacks(spec.trainer(), eval_set)
     outcome = run_gate(registry, name, evaluate=evaluate, checks=checks, config=spec.gate,

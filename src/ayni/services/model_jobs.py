@@ -78,7 +78,8 @@ class ModelOps:
                 actor = session.get(User, admin_id)
                 outcome = mlops_models.promote_model(
                     self.registry(), job.model, var_dir=self.settings.var_dir, data_dir=self.settings.data_dir,
-                    version=version, margin=margin, session=session, actor=actor)
+                    version=version, margin=margin, ranker=self.settings.ranker,
+                    forecaster=self.settings.forecaster, session=session, actor=actor)
             job.result = outcome.decision.as_dict()
             job.status = "promoted" if outcome.decision.promote else "refused"
             if outcome.decision.promote:

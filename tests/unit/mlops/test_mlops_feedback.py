@@ -41,6 +41,19 @@ def test_eval_set_is_frozen_once_and_refuses_to_move(tmp_path: Path) -> None:
         freeze_eval_set(base().iloc[:3], path)
 
 
+def test_a_frozen_eval_set_outside_the_current_window_is_kept_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "eval.csv"
+    freeze_eval_set(base(), path)
+    with caplog.at_level("WARNING", logger="ayni.mlops.feedback"):
+        same = freeze_eval_set(base(), path)
+    assert not caplog.records
+    wider = base().assign(split=["train", "train", "test", "test", "test"])  # the window grew by one row
+    with caplog.at_level("WARNING", logger="ayni.mlops.feedback"):
+        kept = freeze_eval_set(wider, path)
+    assert kept.keys == same.keys and "window changed" in caplog.text
+
+
 def test_corrections_relabel_add_and_never_leak_into_evaluation(tmp_path: Path) -> None:
     eval_set = freeze_eval_set(base(), tmp_path / "eval.csv")
     feedback = fb([

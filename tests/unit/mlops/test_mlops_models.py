@@ -104,7 +104,7 @@ def panel(*, scramble: bool = False, seed: int = 0) -> pd.DataFrame:
 @pytest.mark.parametrize(("scramble", "passes"), [(False, True), (True, False)])
 def test_the_forecaster_must_not_be_worse_than_last_value(tmp_path: Path, scramble: bool, passes: bool) -> None:
     frame = panel(scramble=scramble)
-    trainer = ForecasterTrainer()
+    trainer = ForecasterTrainer(random_state=0)
     model_dir = trainer.train(frame[frame["split"] == "train"], tmp_path / "m").model_dir
     test = frame[frame["split"] == "test"].drop(columns=["split"])
     scores = trainer.evaluate(model_dir, test)
