@@ -6,13 +6,15 @@ before the second output existed gets it with ``add_features_output`` (the same 
 named as an output: predictions are unchanged).
 
 The served artefacts are ``model.onnx`` and ``model.json`` (classes, temperature, threshold,
-version, preprocessing parameters, metrics): no pickle anywhere. ``quantize_int8`` makes a dynamic
-int8 copy; it is shipped only if its accuracy stays within 0.5 point of the float model.
+version, preprocessing parameters, metrics): no pickle anywhere. ``quantize_int8`` makes a static int8
+copy (calibrated on training photos); it is shipped only if its accuracy stays within 0.5 point of the
+float model.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -97,11 +99,49 @@ def add_features_output(src: Path, dst: Path) -> Path:
     return dst
 
 
-def quantize_int8(src: Path, dst: Path) -> Path:
-    """Dynamic int8 quantisation of the ONNX model's weights (MatMul/Conv)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+# Nodes left in float by ``quantize_int8`` (name fragments): the stem conv (raw normalised pixels), the head conv
+# and the classifier. Measured on val: quantising them too cost 1.1 points instead of 0.5.
+FLOAT_NODES = ("_conv_stem", "_conv_head", "_fc")
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+
+def quantize_int8(src: Path, dst: Path, calibration: np.ndarray, *, percentile: float = 99.99) -> Path:
+    """Static int8 copy of the ONNX model: QDQ, per-channel int8 weights, uint8 activations whose ranges are the
+    ``percentile`` of their values over ``calibration`` (N, 3, H, W, preprocessed training photos); the
+    ``FLOAT_NODES`` stay float.
+
+    Dynamic quantisation (int8 weights, activations quantised per call, the earlier method) wrecked this
+    network: 11 % val accuracy with the head left in float, and ConvInteger ran slower than float.
+    """
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class _Photos(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self, name: str) -> None:
+            self.rows = iter(calibration.astype(np.float32)[:, None])
+            self.name = name
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            row = next(self.rows, None)
+            return None if row is None else {self.name: row}
+
+    if calibration.ndim != 4 or not len(calibration):
+        raise ValueError("calibration must be a non-empty (N, 3, H, W) batch")
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(src), str(pre))
+        graph = onnx.load(str(pre)).graph
+        keep = [n.name for n in graph.node if any(f in n.name for f in FLOAT_NODES)]
+        quantize_static(str(pre), str(dst), _Photos(graph.input[0].name), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.Percentile,
+                        extra_options={"CalibPercentile": percentile}, nodes_to_exclude=keep)
     return dst
 
 
