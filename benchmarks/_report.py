@@ -19,9 +19,15 @@ HEADER = (
 
 
 def machine() -> str:
+    """Architecture, CPU model (Linux), cores and Python: per-core speed differs between machines of one kind."""
     import os
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cpu = platform.machine()
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        names = re.findall(r"^model name\s*:\s*(.+)$", info.read_text(encoding="utf-8", errors="replace"), re.M)
+        cpu = f"{cpu} {names[0].strip()}" if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def write_section(name: str, body: str, *, command: str) -> Path:
