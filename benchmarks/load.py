@@ -6,8 +6,10 @@
     python -m benchmarks.load --baseline-args "--http h11 --loop asyncio" --rounds 3   # same code, other options
     python -m benchmarks.load --soak                       # 10 minutes; server memory after warm-up and at the end
     python -m benchmarks.load --only browse --connections 8 --seconds 8 --baseline HEAD --no-write   # one kind alone
+    python -m benchmarks.load --workers 2 --postgres postgresql://127.0.0.1/test   # on PostgreSQL (section load-postgres)
 
-Starts ``ayni serve`` on a fresh SQLite database in a temp dir (migrated, reference data loaded when the
+Starts ``ayni serve`` on a fresh SQLite database in a temp dir (``--postgres URL``: a fresh PostgreSQL
+database made on that server for each round from a seeded template, then dropped; migrated, reference data loaded when the
 shared data is present, demo community seeded), logs in as the demo producer, and sends a mix with the
 classification at its real share: browse listings 45 %, one listing 15 %, ranked partners 15 %, create a
 listing 10 %, classify a photo 5 %, district search 10 %. A warm-up run (not counted) comes first.
@@ -91,10 +93,13 @@ class Variant:
     src: Path | None = None
     seed: Path | None = None  # a prepared var/ directory, copied for each round
     serve_args: list[str] = field(default_factory=list)  # extra options for ``ayni serve``
+    postgres: str | None = None  # a PostgreSQL server URL (any database on it): serve from PostgreSQL
 
-    def env(self, var_dir: Path) -> dict[str, str]:
+    def env(self, var_dir: Path, database: str | None = None) -> dict[str, str]:
         env = {**os.environ, "AYNI_VAR_DIR": str(var_dir), "AYNI_LOG_LEVEL": "WARNING",
                "AYNI_VISION__REGISTRY_REFRESH_S": "0"}
+        if self.postgres is not None and database is not None:
+            env["AYNI_DATABASE__URL"] = _pg_url(self.postgres, database)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if self.src is not None:
             env["PYTHONPATH"] = os.pathsep.join([str(self.src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -112,11 +117,50 @@ def _ayni() -> str:
     return str(Path(sys.executable).with_name("ayni"))
 
 
+def _pg_url(server: str, database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server).set(database=database).render_as_string(hide_password=False)
+
+
+def _pg_database(variant: Variant, role: str) -> str:
+    return f"ayni_load_{role}_{variant.name}"
+
+
+def _pg_create(server: str, database: str, *, template: str | None = None) -> None:
+    """(Re)create ``database`` on ``server``, empty or copied from ``template``."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else "")))
+    finally:
+        engine.dispose()
+
+
+def _pg_drop(server: str, databases: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for database in databases:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
 def prepare(variant: Variant, tmp: Path) -> None:
-    """Migrate, load reference data and seed the demo community once; each round copies the result."""
+    """Migrate, load reference data and seed the demo community once; each round copies the result (the
+    var directory, and on PostgreSQL the seeded database as a template)."""
     var = tmp / f"seed-{variant.name}" / "var"
+    seed_db = _pg_database(variant, "seed")
+    if variant.postgres is not None:
+        _pg_create(variant.postgres, seed_db)
     for cmd in (["db", "upgrade"], ["data", "load"], ["demo"]):
-        subprocess.run([_ayni(), *cmd], env=variant.env(var), check=True, capture_output=True)
+        subprocess.run([_ayni(), *cmd], env=variant.env(var, seed_db), check=True, capture_output=True)
     variant.seed = var
 
 
@@ -125,8 +169,11 @@ def serve(variant: Variant, tmp: Path, *, port: int, workers: int) -> subprocess
     var = tmp / f"round-{variant.name}-{port}" / "var"
     shutil.rmtree(var.parent, ignore_errors=True)
     shutil.copytree(variant.seed, var)
+    round_db = _pg_database(variant, "round")
+    if variant.postgres is not None:
+        _pg_create(variant.postgres, round_db, template=_pg_database(variant, "seed"))
     proc = subprocess.Popen([_ayni(), "serve", "--port", str(port), "--workers", str(workers), *variant.serve_args],
-                            env=variant.env(var), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=variant.env(var, round_db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(240):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
@@ -387,6 +434,8 @@ def main() -> None:
     parser.add_argument("--only", choices=[k for k, _ in MIX], help="send only this kind of request (not the mix)")
     parser.add_argument("--section", default=None, help="section of docs/benchmarks.md (load; soak: load-soak)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--postgres", metavar="URL", help="serve from PostgreSQL: databases ayni_load_* are made "
+                        "and dropped on this server (e.g. postgresql://127.0.0.1/test); section load-postgres")
     args = parser.parse_args()
     if args.soak and args.seconds == parser.get_default("seconds"):
         args.seconds = 600
@@ -397,20 +446,25 @@ def main() -> None:
     results: dict[str, list[Measured]] = {"baseline": [], "current": []}
     with tempfile.TemporaryDirectory(prefix="ayni-load-") as d:
         tmp = Path(d)
-        variants = [Variant("current")]
+        variants = [Variant("current", postgres=args.postgres)]
         if args.baseline or args.baseline_args:
             src = checkout(args.baseline, tmp / "baseline") if args.baseline else None
-            variants.insert(0, Variant("baseline", src=src, serve_args=shlex.split(args.baseline_args)))
-        for v in variants:
-            prepare(v, tmp)
-        for i in range(args.rounds):
-            for v in variants if i % 2 == 0 else variants[::-1]:
-                results[v.name].append(measure(v, tmp, args, port=args.port))
+            variants.insert(0, Variant("baseline", src=src, serve_args=shlex.split(args.baseline_args),
+                                       postgres=args.postgres))
+        try:
+            for v in variants:
+                prepare(v, tmp)
+            for i in range(args.rounds):
+                for v in variants if i % 2 == 0 else variants[::-1]:
+                    results[v.name].append(measure(v, tmp, args, port=args.port))
+        finally:
+            if args.postgres:
+                _pg_drop(args.postgres, [_pg_database(v, r) for v in variants for r in ("round", "seed")])
     final = min(results["current"], key=lambda m: abs(m.run.rate - statistics.median(x.run.rate for x in results["current"])))
     title = "## Load: 10-minute soak" if args.soak else "## Load: mixed traffic on loopback"
     body = (
         f"{title}{f' (only {args.only})' if args.only else ''}\n\n{args.connections} concurrent connections for {final.run.seconds:.0f} s (after a "
-        f"{args.warmup:g} s warm-up) against `ayni serve --workers {args.workers}` (SQLite, demo community); "
+        f"{args.warmup:g} s warm-up) against `ayni serve --workers {args.workers}` ({'PostgreSQL' if args.postgres else 'SQLite'}, demo community); "
         f"load from `{final.run.client}` on the same cores.\n\n"
         + _headline(final, args) + "\n\n" + _cpu_line(final, args.workers) + "\n\n" + _kinds_table(final)
         + ("\n" + _trace(final) if args.soak else "")
@@ -424,9 +478,11 @@ def main() -> None:
     command += f" --baseline {args.baseline}" if args.baseline else ""
     command += f" --baseline-args {shlex.quote(args.baseline_args)}" if args.baseline_args else ""
     command += f" --rounds {args.rounds}" if results["baseline"] else ""
+    command += f" --postgres {args.postgres}" if args.postgres else ""
     command += f" --section {args.section}" if args.section else ""
     if not args.no_write:
-        write_section(args.section or ("load-soak" if args.soak else "load"), body, command=command)
+        default = "load-soak" if args.soak else "load"
+        write_section(args.section or (f"{default}-postgres" if args.postgres else default), body, command=command)
 
 
 if __name__ == "__main__":
