@@ -156,6 +156,7 @@ def prepare(variant: Variant, tmp: Path) -> None:
     """Migrate, load reference data and seed the demo community once; each round copies the result (the
     var directory, and on PostgreSQL the seeded database as a template)."""
     var = tmp / f"seed-{variant.name}" / "var"
+    var.mkdir(parents=True, exist_ok=True)
     seed_db = _pg_database(variant, "seed")
     if variant.postgres is not None:
         _pg_create(variant.postgres, seed_db)
