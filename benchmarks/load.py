@@ -127,29 +127,27 @@ def _pg_database(variant: Variant, role: str) -> str:
     return f"ayni_load_{role}_{variant.name}"
 
 
+def _pg_execute(server: str, statements: list[str]) -> None:
+    """Run ``statements`` on ``server`` outside a transaction (CREATE/DROP DATABASE need that)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _pg_drop_sql(database: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
+
+
 def _pg_create(server: str, database: str, *, template: str | None = None) -> None:
     """(Re)create ``database`` on ``server``, empty or copied from ``template``."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else "")))
-    finally:
-        engine.dispose()
-
-
-def _pg_drop(server: str, databases: list[str]) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for database in databases:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    create = f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else "")
+    _pg_execute(server, [_pg_drop_sql(database), create])
 
 
 def prepare(variant: Variant, tmp: Path) -> None:
@@ -460,7 +458,7 @@ def main() -> None:
                     results[v.name].append(measure(v, tmp, args, port=args.port))
         finally:
             if args.postgres:
-                _pg_drop(args.postgres, [_pg_database(v, r) for v in variants for r in ("round", "seed")])
+                _pg_execute(args.postgres, [_pg_drop_sql(_pg_database(v, r)) for v in variants for r in ("round", "seed")])
     final = min(results["current"], key=lambda m: abs(m.run.rate - statistics.median(x.run.rate for x in results["current"])))
     title = "## Load: 10-minute soak" if args.soak else "## Load: mixed traffic on loopback"
     body = (
